@@ -1,0 +1,3 @@
+from qtcompute.cli import main
+
+main()
