@@ -15,7 +15,11 @@ import click
 
 # subcommand name -> (module, attribute of a click command, one-line help)
 _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "demo": ("qtcompute.demo_cli", "demo", "Run a demo app: the calculator or the fractal explorer."),
+    "demo": (
+        "qtcompute.demo_cli",
+        "demo",
+        "Run a demo app: the calculator or the fractal explorer.",
+    ),
     "check": ("qtcompute.check._cli", "check", "Find multiprocessing and freezing pitfalls."),
     "build": ("qtcompute.build._cli", "build", "Freeze an app with PyInstaller and prove it runs."),
 }

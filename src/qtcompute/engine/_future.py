@@ -1,0 +1,107 @@
+"""``TaskFuture``: a standard ``concurrent.futures.Future`` plus progress and a forced stop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, RUNNING
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from qtcompute.engine._supervisor import Supervisor
+
+log = logging.getLogger("qtcompute.engine")
+
+T = TypeVar("T")
+
+
+class TaskFuture(Future[T]):
+    """The future of one task submitted to a :class:`~qtcompute.Pool`.
+
+    It keeps the standard ``Future`` contract exactly: ``cancel()`` only cancels a task that has
+    not started. Two additions:
+
+    - :meth:`add_progress_callback` subscribes to the values the task reports;
+    - :meth:`stop` stops a task *while it runs*, by stopping its worker process (which the pool
+      replaces); the future then ends cancelled.
+    """
+
+    def __init__(self, task_id: int, supervisor: Supervisor) -> None:
+        super().__init__()
+        self.task_id = task_id
+        self._supervisor = supervisor
+        self._progress_callbacks: list[Callable[[Any], object]] = []
+        self._progress_lock = threading.Lock()
+        self.pid: int | None = None
+        """Process id of the worker running the task, once it runs."""
+
+    def add_progress_callback(self, fn: Callable[[Any], object]) -> None:
+        """Call ``fn(value)`` for every progress value the task reports from now on.
+
+        Called in the pool's supervisor thread, in the order the task reported, always before the
+        done callbacks. Exceptions raised by ``fn`` are logged and ignored, as for done callbacks.
+        """
+        with self._progress_lock:
+            self._progress_callbacks.append(fn)
+
+    def stop(self) -> bool:
+        """Stop the task whether or not it has started.
+
+        A pending task is cancelled as by :meth:`cancel`. A running task's worker is terminated
+        (SIGTERM, then SIGKILL after a grace period) and replaced; the future ends cancelled at
+        once. Returns False if the task had already finished.
+        """
+        if self.cancel():
+            return True
+        return self._supervisor.stop_task(self)
+
+    def result(self, timeout: float | None = None) -> T:
+        deadline = self._wait_directly(timeout)
+        return super().result(_remaining(timeout, deadline))
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        deadline = self._wait_directly(timeout)
+        return super().exception(_remaining(timeout, deadline))
+
+    def _wait_directly(self, timeout: float | None) -> float | None:
+        # Fast path for a caller that blocks on a running task: read the reply itself rather
+        # than be woken by the supervisor thread (see Supervisor.wait_directly).
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._state == RUNNING:
+            self._supervisor.wait_directly(self, deadline)
+        return deadline
+
+    def _report_progress(self, values: tuple[Any, ...]) -> None:
+        with self._progress_lock:
+            callbacks = list(self._progress_callbacks)
+        for value in values:
+            for callback in callbacks:
+                try:
+                    callback(value)
+                except Exception:
+                    log.exception("progress callback %r of task %d raised", callback, self.task_id)
+
+    def _set_stopped(self) -> bool:
+        """End a *running* future as cancelled (``cancel()`` refuses running futures).
+
+        Mirrors ``Future.cancel`` + ``set_running_or_notify_cancel`` for the running state, so
+        ``wait()``/``as_completed()`` waiters are told too.
+        """
+        with self._condition:
+            if self._state in (FINISHED, CANCELLED, CANCELLED_AND_NOTIFIED):
+                return False
+            self._state = CANCELLED_AND_NOTIFIED
+            for waiter in self._waiters:
+                waiter.add_cancelled(self)
+            self._condition.notify_all()
+        self._invoke_callbacks()
+        return True
+
+
+def _remaining(timeout: float | None, deadline: float | None) -> float | None:
+    if timeout is None or deadline is None:
+        return timeout
+    return max(0.0, deadline - time.monotonic())

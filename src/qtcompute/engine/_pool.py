@@ -1,0 +1,262 @@
+"""``Pool``: the public face of the engine, a ``concurrent.futures.Executor``."""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+from qtcompute.engine._future import TaskFuture
+from qtcompute.engine._supervisor import PoolEvent, PoolStats, Supervisor
+
+T = TypeVar("T")
+
+_DEFAULT_TIMEOUT: Any = object()
+_live: weakref.WeakSet[Supervisor] = weakref.WeakSet()
+_atexit_lock = threading.Lock()
+_atexit_registered = False
+
+
+class Pool(Executor):
+    """A pool of persistent worker processes; a ``concurrent.futures.Executor``.
+
+    Parameters
+    ----------
+    workers:
+        Number of worker processes (default: the number of CPUs).
+    initializer, initargs:
+        Called as ``initializer(*initargs)`` once in every worker before its first task, and
+        again in every replacement worker (for state such as a loaded model). If it raises, the
+        pool is broken (:class:`~qtcompute.errors.BrokenPoolError`).
+    start_method:
+        ``"spawn"`` (the default on every platform, so that Linux behaves like Windows and
+        macOS), ``"forkserver"`` or ``"fork"``.
+    task_timeout:
+        Default time limit in seconds for each task, counted from when it starts running. A task
+        over its limit fails with :class:`~qtcompute.errors.TaskTimeoutError` and its worker is
+        replaced. ``schedule(..., timeout=)`` overrides it per task.
+    stop_grace:
+        Seconds a worker gets to exit after a graceful stop or a terminate before it is killed.
+
+    Every submitted task ends exactly once: with its result, its exception (the worker's
+    traceback chained as ``__cause__``), cancelled, :class:`~qtcompute.errors.WorkerCrashedError`
+    or :class:`~qtcompute.errors.TaskTimeoutError`.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        initializer: Callable[..., object] | None = None,
+        initargs: tuple[Any, ...] = (),
+        start_method: str = "spawn",
+        task_timeout: float | None = None,
+        stop_grace: float = 1.0,
+        name: str = "qtcompute",
+    ) -> None:
+        _before_pool_start()
+        if workers is None:
+            workers = os.cpu_count() or 1
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, not {workers!r}")
+        if start_method not in multiprocessing.get_all_start_methods():
+            raise ValueError(
+                f"start method {start_method!r} is not available on this platform; choose one "
+                f"of {multiprocessing.get_all_start_methods()}"
+            )
+        if initializer is not None and not callable(initializer):
+            raise TypeError(f"initializer must be callable, not {type(initializer).__name__}")
+        _check_timeout(task_timeout)
+        if initializer is not None:
+            from qtcompute.engine._pickling import dumps_task
+
+            dumps_task(initializer, tuple(initargs), {})  # a clear error now, not in each worker
+        self._task_timeout = task_timeout
+        self._start_method = start_method
+        self._supervisor = Supervisor(
+            workers=workers,
+            ctx=multiprocessing.get_context(start_method),
+            initializer=initializer,
+            initargs=tuple(initargs),
+            stop_grace=stop_grace,
+            name=name,
+        )
+        # Collected without shutdown(): stop the workers once queued work is done (as CPython's
+        # executors do). The finalizer holds the supervisor, never the pool.
+        weakref.finalize(self, Supervisor.shutdown, self._supervisor, False, False, False)
+        _register_for_exit(self._supervisor)
+
+    # --- the Executor interface ------------------------------------------------------------------
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> TaskFuture[T]:
+        """Run ``fn(*args, **kwargs)`` in a worker; return its future at once.
+
+        Raises :class:`~qtcompute.errors.NotPicklableError` (a ``TypeError``) at once if the
+        function or an argument cannot be sent to a worker.
+        """
+        return self._supervisor.submit(fn, args, kwargs, self._task_timeout)
+
+    def schedule(
+        self,
+        fn: Callable[..., T],
+        args: Iterable[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = _DEFAULT_TIMEOUT,
+        on_progress: Callable[[Any], object] | None = None,
+    ) -> TaskFuture[T]:
+        """Like :meth:`submit`, with options: a per-task ``timeout`` (seconds of running time;
+        ``None`` for none) and an ``on_progress`` callback subscribed before the task can start.
+        """
+        if timeout is _DEFAULT_TIMEOUT:
+            timeout = self._task_timeout
+        _check_timeout(timeout)
+        future = self._supervisor.submit(fn, tuple(args), dict(kwargs or {}), timeout)
+        if on_progress is not None:
+            future.add_progress_callback(on_progress)
+        return future
+
+    def map(
+        self,
+        fn: Callable[..., T],
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int | None = None,
+    ) -> Iterator[T]:
+        """``Executor.map``, with items sent to workers in chunks.
+
+        ``chunksize=None`` picks a size from the number of items so that many small items cost
+        a few messages rather than one round trip each; pass ``chunksize=1`` for long tasks.
+        Results come in order; an exception is raised when its item's result is reached.
+        """
+        items = list(zip(*iterables, strict=False))  # map() stops at the shortest, as the builtin
+        if chunksize is None:
+            chunksize = max(1, min(len(items) // (self.workers * 16), 1000))
+        if chunksize < 1:
+            raise ValueError(f"chunksize must be >= 1, not {chunksize}")
+        chunks = [tuple(items[i : i + chunksize]) for i in range(0, len(items), chunksize)]
+        end_time = None if timeout is None else _monotonic() + timeout
+        futures = [self.submit(_run_chunk, fn, chunk) for chunk in chunks]
+        return _results_in_order(futures, end_time)
+
+    def shutdown(
+        self, wait: bool = True, *, cancel_futures: bool = False, stop_running: bool = False
+    ) -> None:
+        """Stop the workers once their work is done, gracefully (like the seed's ``EXIT``).
+
+        ``cancel_futures`` cancels tasks that have not started; ``stop_running`` also stops the
+        running ones (their futures end cancelled) instead of waiting for them. Workers that do
+        not exit within ``stop_grace`` are terminated, then killed. Safe to call more than once.
+        """
+        self._supervisor.shutdown(wait, cancel_futures, stop_running)
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown(wait=True)
+
+    # --- beyond the Executor interface --------------------------------------------------------
+
+    @property
+    def workers(self) -> int:
+        """The configured number of worker processes."""
+        return self._supervisor.workers
+
+    @property
+    def start_method(self) -> str:
+        return self._start_method
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers (starting, ready or busy)."""
+        return self._supervisor.pids()
+
+    def stats(self) -> PoolStats:
+        """A snapshot: workers alive and busy, tasks pending, crashes and restarts so far."""
+        return self._supervisor.stats()
+
+    def subscribe(self, listener: Callable[[PoolEvent], object]) -> Callable[[], None]:
+        """Call ``listener(event)`` on every worker state change; returns an unsubscribe function.
+
+        Listeners run in a pool thread (never the caller's): a GUI must hand events over to its
+        own thread, as :mod:`qtcompute.qt` does.
+        """
+        return self._supervisor.subscribe(listener)
+
+    def ping(self, timeout: float | None = None) -> dict[int, float]:
+        """Wait until every worker is ready and round-trip a message through each.
+
+        Returns ``{pid: seconds}``. Raises ``TimeoutError`` past ``timeout`` and
+        :class:`~qtcompute.errors.WorkerCrashedError` if a worker dies meanwhile.
+        """
+        return self._supervisor.ping(timeout)
+
+    def __repr__(self) -> str:
+        stats = self.stats()
+        return (
+            f"<qtcompute.Pool workers={stats.workers} alive={stats.alive} busy={stats.busy} "
+            f"pending={stats.pending} start_method={self._start_method!r}>"
+        )
+
+
+def _run_chunk(fn: Callable[..., T], chunk: tuple[tuple[Any, ...], ...]) -> list[T]:
+    return [fn(*args) for args in chunk]
+
+
+def _results_in_order(futures: list[TaskFuture[list[T]]], end_time: float | None) -> Iterator[T]:
+    """Yield chunk results in order; on early exit cancel what has not started (as CPython)."""
+    futures.reverse()
+    try:
+        while futures:
+            future = futures.pop()
+            timeout = None if end_time is None else end_time - _monotonic()
+            try:
+                chunk = future.result(timeout)
+            finally:
+                del future
+            yield from chunk
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+
+
+def _before_pool_start() -> None:
+    """Give freeze safety its chance to act before any process starts (see qtcompute.freeze)."""
+    try:
+        from qtcompute.freeze import before_pool_start
+    except ImportError:
+        return  # freeze support not installed with this build of the package
+    before_pool_start()
+
+
+def _register_for_exit(supervisor: Supervisor) -> None:
+    """At interpreter exit, stop every pool still running: queued tasks are cancelled, running
+    ones finish. Registered after ``multiprocessing`` registered its own exit hook, so ours runs
+    first (atexit is last-in, first-out) and multiprocessing never waits on a live worker."""
+    global _atexit_registered
+    _live.add(supervisor)
+    with _atexit_lock:
+        if not _atexit_registered:
+            atexit.register(_shutdown_all)
+            _atexit_registered = True
+
+
+def _shutdown_all() -> None:
+    for supervisor in list(_live):
+        supervisor.shutdown(wait=True, cancel_futures=True, stop_running=False)

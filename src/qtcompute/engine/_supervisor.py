@@ -1,0 +1,698 @@
+"""The supervisor: the parent-side state of a pool and the one thread that watches its workers.
+
+Responsibilities, each a group of methods named by what they do:
+
+- *dispatch*: hand pending tasks to idle workers (from ``submit`` directly when a worker is idle,
+  so a round trip costs no thread hop on the way out; from the supervisor thread otherwise);
+- *receive*: read the frames workers send and settle the task each belongs to;
+- *inspect workers*: notice deaths (process sentinels), fail the dead worker's task, replace it;
+  enforce task deadlines and kill workers that ignore a terminate;
+- *shut down*: graceful ``Stop`` first, terminate after a grace period, kill last.
+
+Every wait is a block on ``multiprocessing.connection.wait`` over the worker pipes, the process
+sentinels and a wake-up pipe, with a timeout only when a deadline is due. Nothing polls.
+
+Futures are settled and listeners called *after* the lock is released (see ``Outbox``): user
+callbacks may call back into the pool, and the lock is not re-entrant.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from qtcompute.engine import _messages as msg
+from qtcompute.engine._future import TaskFuture
+from qtcompute.engine._pickling import dumps_task, unpack_exception
+from qtcompute.engine._process import WorkerHandle, WorkerState
+from qtcompute.engine._waiter import Waiter
+from qtcompute.engine.errors import (
+    BrokenPoolError,
+    PoolShutdownError,
+    ResultNotPicklableError,
+    TaskTimeoutError,
+    WorkerCrashedError,
+    describe_death,
+)
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+
+log = logging.getLogger("qtcompute.engine")
+worker_log = logging.getLogger("qtcompute.worker")
+
+# Workers that die before they are ready this many times in a row break the pool: the cause is
+# in the environment (import error, crashing initializer), and respawning would loop forever.
+MAX_START_FAILURES = 3
+
+_WAKE = ("wake", None)
+
+
+class PoolStats(NamedTuple):
+    """A snapshot of a pool's workers and queue."""
+
+    workers: int
+    """Configured number of workers."""
+    alive: int
+    """Worker processes currently alive (including ones starting)."""
+    busy: int
+    """Workers running a task."""
+    pending: int
+    """Tasks waiting for a worker."""
+    crashes: int
+    """Workers that died unexpectedly since the pool started."""
+    restarts: int
+    """Replacement workers started (after crashes, timeouts and stops)."""
+
+
+class PoolEvent(NamedTuple):
+    """A change in one worker's state, delivered to ``Pool.subscribe`` listeners."""
+
+    kind: WorkerState
+    pid: int
+    stats: PoolStats
+    detail: str = ""
+
+
+class Task:
+    """One submitted task as the supervisor tracks it."""
+
+    __slots__ = ("deadline", "finished", "frame", "future", "label", "started", "timeout")
+
+    def __init__(self, future: TaskFuture, frame: bytes, label: str, timeout: float | None):
+        self.future = future
+        self.frame: bytes | None = frame
+        self.label = label
+        self.timeout = timeout
+        self.deadline: float | None = None
+        self.started = False
+        self.finished = False
+
+
+class Outbox:
+    """What to do once the lock is released: settle futures, report progress, emit events."""
+
+    __slots__ = ("actions",)
+
+    def __init__(self) -> None:
+        self.actions: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+
+    def settle(self, task: Task, result: Any = None, error: BaseException | None = None) -> None:
+        """Settle a task exactly once (callers hold the lock, so ``finished`` is race-free)."""
+        if task.finished:
+            return
+        task.finished = True
+        task.frame = None
+        self.actions.append((_settle_future, (task.future, result, error)))
+
+    def cancel_running(self, task: Task) -> None:
+        if task.finished:
+            return
+        task.finished = True
+        task.frame = None
+        self.actions.append((task.future._set_stopped, ()))
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.actions.append((fn, args))
+
+    def deliver(self) -> None:
+        for fn, args in self.actions:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("error while delivering %r", fn)
+        self.actions.clear()
+
+
+def _settle_future(future: Future[Any], result: Any, error: BaseException | None) -> None:
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass  # cancelled by its owner in the meantime; nothing to deliver
+
+
+class Supervisor:
+    """State and thread behind one :class:`~qtcompute.Pool`. Holds no reference to the Pool."""
+
+    def __init__(
+        self,
+        *,
+        workers: int,
+        ctx: BaseContext,
+        initializer: Any,
+        initargs: tuple[Any, ...],
+        stop_grace: float,
+        name: str,
+    ) -> None:
+        self.workers = workers
+        self._ctx = ctx
+        self._initializer = initializer
+        self._initargs = initargs
+        self._stop_grace = stop_grace
+        self._lock = threading.Lock()
+        self._pending: deque[Task] = deque()
+        self._handles: list[WorkerHandle] = []
+        self._idle: list[WorkerHandle] = []
+        self._running: dict[int, WorkerHandle] = {}  # task id -> worker
+        self._task_ids = itertools.count(1)
+        self._worker_index = itertools.count(1)
+        self._nonces = itertools.count(1)
+        self._listeners: list[Callable[[PoolEvent], object]] = []
+        self._shutdown = False
+        self._stop_running = False
+        self._broken: BrokenPoolError | None = None
+        self._start_failures = 0
+        self._crashes = 0
+        self._restarts = 0
+        self._started_once = False
+        # The write end of the lifeline stays here, unwritten; workers watch the read end for EOF.
+        self._lifeline_reader, self._lifeline_writer = ctx.Pipe(duplex=False)
+        self._wakeup_reader, self._wakeup_writer = ctx.Pipe(duplex=False)
+        self._wakeup_pending = False
+        self._waiter = Waiter()
+        self._thread = threading.Thread(target=self._run, name=f"{name}-supervisor", daemon=True)
+        self._thread.start()
+
+    # --- submit side (caller threads) ----------------------------------------------------------
+
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+    ) -> TaskFuture[Any]:
+        if not callable(fn):
+            raise TypeError(f"the task function must be callable, not {type(fn).__name__}")
+        payload = dumps_task(fn, args, kwargs)  # pickling errors surface here, in the caller
+        label = getattr(fn, "__qualname__", None) or repr(fn)
+        out = Outbox()
+        with self._lock:
+            if self._broken is not None:
+                raise self._broken
+            if self._shutdown:
+                raise PoolShutdownError("cannot schedule new tasks after shutdown()")
+            task_id = next(self._task_ids)
+            future: TaskFuture[Any] = TaskFuture(task_id, self)
+            task = Task(future, msg.encode_payload(task_id, msg.TASK_KIND, payload), label, timeout)
+            self._pending.append(task)
+            self._dispatch(out)
+            wake = timeout is not None and task.deadline is not None
+        out.deliver()
+        if wake:
+            self.wake()  # the supervisor must shorten its wait to the new deadline
+        return future
+
+    def wait_directly(self, future: TaskFuture[Any], deadline: float | None) -> None:
+        """Let the thread blocked on ``future`` read its worker's reply itself.
+
+        Handing each result from the supervisor thread to the waiting thread costs two thread
+        wake-ups, which is more than the whole process round trip on a virtual machine. So a
+        thread that waits for a running task *claims* the worker: the supervisor stops watching
+        that pipe, and this thread polls the pipe and the process sentinel, and handles frames
+        through the same ``_receive`` as the supervisor, under the same lock. Returns when the
+        future is done, at the deadline, or as soon as anything unusual happens (the worker
+        died, another thread claimed it); the caller then waits on the future as usual.
+        """
+        if threading.current_thread() is self._thread:
+            return
+        with self._lock:
+            worker = self._running.get(future.task_id)
+            if worker is None or worker.claimed or worker.eof or worker.poller is None:
+                return
+            worker.claimed = True
+            self._waiter.remove(worker.conn)
+        fd = worker.conn.fileno()
+        try:
+            while not future.done():
+                if deadline is None:
+                    events = worker.poller.poll()
+                else:
+                    events = worker.poller.poll(max(0.0, deadline - time.monotonic()) * 1000)
+                if not any(ready_fd == fd for ready_fd, _ in events):
+                    return  # timed out, or the sentinel fired: the supervisor takes over
+                out = Outbox()
+                with self._lock:
+                    if worker.eof or worker not in self._handles or not worker.has_frame():
+                        return
+                    self._receive(worker, out)
+                out.deliver()
+        finally:
+            with self._lock:
+                worker.claimed = False
+                if not worker.eof and worker in self._handles:
+                    self._waiter.add(worker.conn, ("frame", worker))
+
+    def stop_task(self, future: TaskFuture[Any]) -> bool:
+        out = Outbox()
+        with self._lock:
+            worker = self._running.get(future.task_id)
+            if worker is None or worker.task is None:
+                return False
+            task = worker.task
+            self._stop_worker(worker, out)
+            out.cancel_running(task)
+        out.deliver()
+        self.wake()
+        return True
+
+    def shutdown(self, wait: bool, cancel_futures: bool, stop_running: bool) -> None:
+        out = Outbox()
+        with self._lock:
+            self._shutdown = True
+            self._stop_running = self._stop_running or stop_running
+            if cancel_futures:
+                while self._pending:
+                    _cancel_pending(self._pending.popleft(), out)
+        out.deliver()
+        self.wake()
+        if wait and threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    def ping(self, timeout: float | None) -> dict[int, float]:
+        """Round-trip a message through every worker; wait for starting workers first."""
+        probes: list[Future[tuple[int, float]]] = []
+        with self._lock:
+            if self._broken is not None:
+                raise self._broken
+            if self._shutdown:
+                raise PoolShutdownError("cannot ping workers after shutdown()")
+            for worker in self._handles:
+                if worker.state is WorkerState.STOPPING:
+                    continue
+                probe: Future[tuple[int, float]] = Future()
+                nonce = next(self._nonces)
+                worker.pings.append((nonce, probe, time.perf_counter()))
+                if worker.state is not WorkerState.STARTING:  # a starting worker gets it on Ready
+                    self._send_ping(worker, nonce)
+                probes.append(probe)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        answers: dict[int, float] = {}
+        for probe in probes:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            pid, seconds = probe.result(remaining)
+            answers[pid] = seconds
+        return answers
+
+    def subscribe(self, listener: Callable[[PoolEvent], object]) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def stats(self) -> PoolStats:
+        with self._lock:
+            return self._stats()
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [w.pid for w in self._handles if w.state is not WorkerState.STOPPING]
+
+    def wake(self) -> None:
+        """Interrupt the supervisor's wait; coalesced so a burst costs one byte."""
+        if self._wakeup_pending:
+            return
+        self._wakeup_pending = True
+        try:
+            self._wakeup_writer.send_bytes(b"")
+        except OSError:
+            pass  # the supervisor has finished and closed the pipe
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # --- dispatch (under the lock) ---------------------------------------------------------------
+
+    def _dispatch(self, out: Outbox) -> None:
+        while self._pending and self._idle:
+            task = self._pending.popleft()
+            if task.finished:
+                continue
+            if not task.started:
+                if not task.future.set_running_or_notify_cancel():
+                    task.finished = True  # cancelled while it waited
+                    continue
+                task.started = True
+            worker = self._idle.pop()
+            try:
+                worker.send(task.frame)  # type: ignore[arg-type]
+            except OSError:
+                # The worker died after it became idle; its sentinel will tell the rest. The
+                # task never reached it, so it goes back to the front of the queue.
+                self._pending.appendleft(task)
+                worker.terminate(self._stop_grace)
+                continue
+            task.frame = None
+            worker.state = WorkerState.BUSY
+            worker.task = task
+            task.future.pid = worker.pid
+            self._running[task.future.task_id] = worker
+            if task.timeout is not None:
+                task.deadline = time.monotonic() + task.timeout
+            self._emit(out, WorkerState.BUSY, worker)
+
+    def _become_idle(self, worker: WorkerHandle, out: Outbox) -> None:
+        worker.state = WorkerState.READY
+        worker.task = None
+        self._idle.append(worker)
+        self._dispatch(out)
+        if worker.state is WorkerState.READY:
+            self._emit(out, WorkerState.READY, worker)
+
+    def _finish_task(self, worker: WorkerHandle) -> Task | None:
+        task = worker.task
+        if task is not None:
+            self._running.pop(task.future.task_id, None)
+        worker.task = None
+        return task
+
+    def _stop_worker(self, worker: WorkerHandle, out: Outbox) -> None:
+        self._finish_task(worker)
+        if worker in self._idle:
+            self._idle.remove(worker)
+        worker.terminate(self._stop_grace)
+        self._emit(out, WorkerState.STOPPING, worker)
+
+    def _send_ping(self, worker: WorkerHandle, nonce: int) -> None:
+        try:
+            worker.send(msg.encode(msg.CONTROL, msg.Ping(nonce)))
+        except OSError:
+            pass  # the death of the worker fails the probe
+
+    def _stats(self) -> PoolStats:
+        alive = sum(1 for w in self._handles if w.state is not WorkerState.STOPPING)
+        return PoolStats(
+            workers=self.workers,
+            alive=alive,
+            busy=len(self._running),
+            pending=len(self._pending),
+            crashes=self._crashes,
+            restarts=self._restarts,
+        )
+
+    def _emit(self, out: Outbox, kind: WorkerState, worker: WorkerHandle, detail: str = "") -> None:
+        if self._listeners:
+            event = PoolEvent(kind, worker.pid, self._stats(), detail)
+            for listener in list(self._listeners):
+                out.call(listener, event)
+
+    # --- the supervisor thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        self._waiter.add(self._wakeup_reader, _WAKE)
+        try:
+            out = Outbox()
+            with self._lock:
+                self._spawn_missing(out)
+                timeout = self._next_timeout()
+            out.deliver()
+            while True:
+                ready = self._waiter.wait(timeout)
+                out = Outbox()
+                with self._lock:
+                    self._handle(ready, out)
+                    self._enforce_deadlines(out)
+                    self._spawn_missing(out)
+                    self._advance_shutdown(out)
+                    finished = self._finished()
+                    timeout = self._next_timeout()
+                out.deliver()
+                if finished:
+                    break
+        except BaseException as exc:  # a bug here must not leave callers waiting forever
+            log.exception("the qtcompute supervisor failed")
+            out = Outbox()
+            with self._lock:
+                self._break(BrokenPoolError(f"the pool's supervisor thread failed: {exc!r}"), out)
+                for worker in self._handles:
+                    worker.kill()
+            out.deliver()
+        finally:
+            self._close()
+
+    def _next_timeout(self) -> float | None:
+        deadline: float | None = None
+        for worker in self._handles:
+            for due in (worker.kill_at, worker.task.deadline if worker.task else None):
+                if due is not None and (deadline is None or due < deadline):
+                    deadline = due
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+    def _handle(self, ready: list[Any], out: Outbox) -> None:
+        if _WAKE in ready:
+            self._wakeup_pending = False  # before draining, so no wake-up can be lost
+            while self._wakeup_reader.poll():
+                self._wakeup_reader.recv_bytes()
+        # Frames before deaths: a worker may send its result and die right after.
+        for tag in ready:
+            worker = tag[1]
+            # A claimed worker is read by the thread waiting on its task; and a frame seen by
+            # select() may have been read by that thread since: never block on an empty pipe.
+            if tag[0] == "frame" and not worker.claimed and not worker.eof and worker.has_frame():
+                self._receive(worker, out)
+        for tag in ready:
+            if tag[0] == "exit" and tag[1] in self._handles:
+                self._on_exit(tag[1], out)
+
+    def _receive(self, worker: WorkerHandle, out: Outbox) -> None:
+        try:
+            frame = worker.conn.recv_bytes()
+        except (EOFError, OSError):
+            worker.eof = True  # the sentinel reports the death itself
+            self._waiter.remove(worker.conn)
+            return
+        task_id = msg.task_id_of(frame)
+        try:
+            message = msg.decode(frame)
+        except Exception as exc:
+            message = exc
+        task = worker.task
+        if task_id != msg.CONTROL and (task is None or task.future.task_id != task_id):
+            return  # a late frame of a task already settled (timed out or stopped)
+        if isinstance(message, msg.Result):
+            self._finish_task(worker)
+            out.settle(task, result=message.value)  # type: ignore[arg-type]
+            self._become_idle(worker, out)
+        elif isinstance(message, msg.Failure):
+            self._finish_task(worker)
+            out.settle(task, error=unpack_exception(message))  # type: ignore[arg-type]
+            self._become_idle(worker, out)
+        elif isinstance(message, msg.Progress):
+            out.call(task.future._report_progress, message.values)  # type: ignore[union-attr]
+        elif isinstance(message, msg.Ready):
+            self._start_failures = 0
+            for nonce, _probe, _sent in worker.pings:
+                self._send_ping(worker, nonce)
+            if worker.state is WorkerState.STARTING:
+                self._become_idle(worker, out)
+        elif isinstance(message, msg.Pong):
+            self._answer_ping(worker, message.nonce)
+        elif isinstance(message, msg.Output):
+            out.call(_write_output, worker.pid, message.stream, message.text)
+        elif isinstance(message, msg.InitFailed):
+            self._break(
+                BrokenPoolError(
+                    f"The pool's initializer raised in worker {message.pid}, so no worker can "
+                    "start and no task can run. Fix the initializer (its traceback is below) "
+                    f"and create a new pool.\n{message.traceback}"
+                ),
+                out,
+            )
+        elif isinstance(message, Exception) and task is not None:
+            self._finish_task(worker)
+            error = ResultNotPicklableError(
+                f"The result of task {task.label} arrived but could not be unpickled in this "
+                f"process ({type(message).__name__}: {message}). Return plain data, or make sure "
+                "the result's class can be imported in the main process."
+            )
+            out.settle(task, error=error)
+            self._become_idle(worker, out)
+
+    def _answer_ping(self, worker: WorkerHandle, nonce: int) -> None:
+        for entry in list(worker.pings):
+            if entry[0] == nonce:
+                worker.pings.remove(entry)
+                _nonce, probe, sent = entry
+                probe.set_result((worker.pid, time.perf_counter() - sent))
+
+    def _on_exit(self, worker: WorkerHandle, out: Outbox) -> None:
+        # Read what it sent before it died, then collect its exit status.
+        while not worker.eof and worker.conn.poll():
+            self._receive(worker, out)
+        expected = worker.state is WorkerState.STOPPING
+        starting = worker.state is WorkerState.STARTING
+        task = self._finish_task(worker)
+        if worker in self._idle:
+            self._idle.remove(worker)
+        self._handles.remove(worker)
+        self._waiter.remove(worker.conn)
+        self._waiter.remove(worker.sentinel)
+        exitcode = worker.reap()
+        how = describe_death(exitcode)
+        for _nonce, probe, _sent in worker.pings:
+            probe.set_exception(
+                WorkerCrashedError(f"worker {worker.pid} {how}", pid=worker.pid, exitcode=exitcode)
+            )
+        if expected:
+            self._emit(out, WorkerState.STOPPED, worker)
+            return
+        self._crashes += 1
+        log.warning("worker %d %s", worker.pid, how)
+        self._emit(out, WorkerState.CRASHED, worker, how)
+        if task is not None:
+            error = WorkerCrashedError(
+                f"Worker process {worker.pid} died while running task {task.label}: {how}. "
+                "The pool replaced the worker and goes on with the other tasks; this task was "
+                "not retried, since it may be what killed the worker. If the task uses native "
+                "code, run it in-process to see the crash; if memory is the cause, split the work "
+                "into smaller tasks.",
+                pid=worker.pid,
+                exitcode=exitcode,
+            )
+            out.settle(task, error=error)
+        if starting:
+            self._start_failures += 1
+            if self._start_failures >= MAX_START_FAILURES:
+                self._break(
+                    BrokenPoolError(
+                        f"{self._start_failures} workers in a row died before they were ready "
+                        f"(the last {how}). Likely causes: the main module cannot be imported in "
+                        "a child process (code at import time that starts a GUI or exits: move "
+                        "it under `if __name__ == '__main__':`), the initializer crashes the "
+                        "process, or a frozen app does not start through qtcompute.run() or "
+                        "multiprocessing.freeze_support(). Run with QTCOMPUTE_LOG_LEVEL=DEBUG "
+                        "and look at the worker's stderr."
+                    ),
+                    out,
+                )
+
+    def _enforce_deadlines(self, out: Outbox) -> None:
+        now = time.monotonic()
+        for worker in list(self._handles):
+            if worker.kill_at is not None and now >= worker.kill_at:
+                log.warning("worker %d ignored terminate; killing it", worker.pid)
+                worker.kill()
+            task = worker.task
+            if task is not None and task.deadline is not None and now >= task.deadline:
+                self._stop_worker(worker, out)
+                out.settle(
+                    task,
+                    error=TaskTimeoutError(
+                        f"Task {task.label} ran longer than its timeout of {task.timeout:g} s, so "
+                        f"its worker (pid {worker.pid}) was stopped and replaced. Raise the "
+                        "timeout, or split the work into smaller tasks.",
+                        timeout=task.timeout,
+                    ),
+                )
+
+    def _spawn_missing(self, out: Outbox) -> None:
+        if self._broken is not None or (self._shutdown and not self._pending):
+            return  # after shutdown, replace workers only while queued tasks still need them
+        alive = sum(1 for w in self._handles if w.state is not WorkerState.STOPPING)
+        for _ in range(self.workers - alive):
+            worker = WorkerHandle(
+                self._ctx,
+                next(self._worker_index),
+                self._lifeline_reader,
+                self._initializer,
+                self._initargs,
+            )
+            self._handles.append(worker)
+            self._waiter.add(worker.conn, ("frame", worker))
+            self._waiter.add(worker.sentinel, ("exit", worker))
+            if self._started_once:
+                self._restarts += 1
+            self._emit(out, WorkerState.STARTING, worker)
+        self._started_once = True
+
+    def _advance_shutdown(self, out: Outbox) -> None:
+        if not self._shutdown:
+            return
+        for worker in self._handles:
+            if worker.state is WorkerState.STOPPING:
+                continue
+            if worker.state is WorkerState.BUSY and self._stop_running:
+                task = worker.task
+                self._stop_worker(worker, out)
+                if task is not None:
+                    out.cancel_running(task)
+            elif worker.state is not WorkerState.BUSY and not self._pending:
+                if worker in self._idle:
+                    self._idle.remove(worker)
+                worker.ask_to_stop(self._stop_grace)
+        if self._stop_running or self._broken is not None:
+            self._fail_pending(out)
+
+    def _finished(self) -> bool:
+        return self._shutdown and not self._handles
+
+    def _break(self, error: BrokenPoolError, out: Outbox) -> None:
+        if self._broken is None:
+            self._broken = error
+        self._shutdown = True
+        self._fail_pending(out)
+        for worker in self._handles:
+            if worker.state is not WorkerState.STOPPING:
+                task = self._finish_task(worker)
+                if task is not None:
+                    out.settle(task, error=error)
+                worker.terminate(self._stop_grace)
+
+    def _fail_pending(self, out: Outbox) -> None:
+        error = self._broken
+        while self._pending:
+            task = self._pending.popleft()
+            if error is not None:
+                out.settle(task, error=error)
+            else:
+                _cancel_pending(task, out)
+
+    def _close(self) -> None:
+        self._waiter.close()
+        for conn in (
+            self._lifeline_reader,
+            self._lifeline_writer,
+            self._wakeup_reader,
+            self._wakeup_writer,
+        ):
+            conn.close()
+
+
+def _cancel_pending(task: Task, out: Outbox) -> None:
+    if task.started:  # put back in the queue after a failed send: already marked running
+        out.cancel_running(task)
+    elif not task.finished:
+        task.finished = True
+        task.frame = None
+        out.call(task.future.cancel)
+
+
+def _write_output(pid: int, stream_name: str, text: str) -> None:
+    """Worker output that had no console of its own: our stream if we have one, else the log."""
+    stream = getattr(sys, stream_name, None)
+    if stream is not None:
+        try:
+            stream.write(text)
+            stream.flush()
+            return
+        except (OSError, ValueError):
+            pass
+    text = text.rstrip("\n")
+    if text:
+        worker_log.info("[worker %d %s] %s", pid, stream_name, text)

@@ -1,0 +1,277 @@
+"""The worker process: a loop that receives a task, runs it, and sends back what happened.
+
+This replaces the seed's ``worker(iq, oq)`` loop. Differences that matter:
+
+- every outcome is sent back (result, exception with traceback, unpicklable result), never
+  swallowed by a bare ``except``;
+- the worker dies with its parent, even if the parent is SIGKILLed (see ``_watch_parent``);
+- ``print`` and ``logging`` cannot crash it when the process has no console (windowed frozen
+  apps start with ``sys.stdout is None``);
+- progress reported by the task travels to the caller, batched under floods.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from qtcompute.engine import _messages as msg
+from qtcompute.engine._pickling import pack_exception
+
+# Exit codes, so the parent can tell a deliberate exit from a crash.
+EXIT_OK = 0
+EXIT_INIT_FAILED = 3
+EXIT_PARENT_DIED = 4
+
+PROGRESS_INTERVAL = 0.004  # seconds: progress values closer together than this share one frame
+
+
+class _Channel:
+    """The worker's end of the pipe; one lock so that threads never interleave frames."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    def send(self, task_id: int, message: Any) -> None:
+        frame = msg.encode(task_id, message)
+        with self.lock:
+            self.conn.send_bytes(frame)
+
+    def send_frame(self, frame: bytes) -> None:
+        with self.lock:
+            self.conn.send_bytes(frame)
+
+
+class _ProgressReporter:
+    """Sends progress of the running task; coalesces floods into one frame per interval.
+
+    The first value after a quiet period goes out at once (a slow task's progress is never
+    delayed); values that follow within ``PROGRESS_INTERVAL`` are buffered and flushed by a
+    background thread, or before the task's result, whichever comes first. Order is kept.
+    """
+
+    def __init__(self, channel: _Channel) -> None:
+        self._channel = channel
+        self._lock = threading.Lock()
+        self._buffer: list[Any] = []
+        self._task_id = msg.CONTROL
+        self._last_flush = 0.0
+        self._wakeup = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def begin(self, task_id: int) -> None:
+        self._task_id = task_id  # the buffer is empty: end() of the previous task flushed it
+
+    def end(self) -> None:
+        if self._buffer:
+            self.flush()
+        self._task_id = msg.CONTROL
+
+    def report(self, value: Any) -> None:
+        with self._lock:
+            if self._task_id == msg.CONTROL:
+                return
+            self._buffer.append(value)
+            now = time.monotonic()
+            if now - self._last_flush < PROGRESS_INTERVAL:
+                self._ensure_flusher()
+                self._wakeup.set()
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self._buffer:
+                return
+            values, self._buffer = tuple(self._buffer), []
+            task_id = self._task_id
+            self._last_flush = time.monotonic()
+            # Send under our lock: a flush racing with end() must not send after the result.
+            self._channel.send(task_id, msg.Progress(values))
+
+    def _ensure_flusher(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._flush_loop, name="qtcompute-progress", daemon=True
+            )
+            self._thread.start()
+
+    def _flush_loop(self) -> None:
+        while True:
+            self._wakeup.wait()
+            self._wakeup.clear()
+            time.sleep(PROGRESS_INTERVAL)  # the coalescing window itself, not a poll
+            self.flush()
+
+
+_reporter: _ProgressReporter | None = None
+
+
+def report_progress(value: Any) -> None:
+    """Report progress of the task that is running in this worker.
+
+    The caller receives ``value`` through ``TaskFuture.add_progress_callback`` (or the Qt bridge's
+    progress signal). Outside a worker task this does nothing, so the same function can run
+    in-process in tests. ``value`` must be picklable; keep it small (a number, a short tuple).
+    """
+    if _reporter is not None:
+        _reporter.report(value)
+
+
+class _ForwardingStream:
+    """Stands in for a missing ``sys.stdout``/``sys.stderr``: text goes to the parent."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self, channel: _Channel, name: str) -> None:
+        self._channel = channel
+        self._name = name
+
+    def write(self, text: str) -> int:
+        if text:
+            try:
+                self._channel.send(msg.CONTROL, msg.Output(self._name, str(text)))
+            except Exception:
+                pass  # the parent is gone or the pipe is closing: output is dropped, never fatal
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+
+def _make_streams_safe(channel: _Channel) -> None:
+    if sys.stdout is None:
+        sys.stdout = _ForwardingStream(channel, "stdout")  # type: ignore[assignment]
+    if sys.stderr is None:
+        sys.stderr = _ForwardingStream(channel, "stderr")  # type: ignore[assignment]
+
+
+def _watch_parent(lifeline: Connection, parent_pid: int) -> None:
+    """Exit when the parent dies, whatever the main thread is doing.
+
+    Two mechanisms, because neither covers every case:
+    - Linux: ``PR_SET_PDEATHSIG`` makes the kernel SIGKILL us when the parent dies, even while
+      the main thread is inside C code that holds the GIL. Only valid when the parent is the
+      pool's process (not under forkserver, whose server is our parent).
+    - Everywhere: ``lifeline`` is the read end of a pipe whose write end only the parent holds.
+      It is never written to; when the parent dies the OS closes it and our read returns EOF.
+    """
+    if sys.platform.startswith("linux") and os.getppid() == parent_pid:
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        except Exception:
+            pass  # the lifeline still covers us
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(EXIT_PARENT_DIED)
+
+    def wait_for_eof() -> None:
+        with contextlib.suppress(BaseException):
+            lifeline.recv_bytes()  # never written to: returns (raises EOFError) at parent death
+        os._exit(EXIT_PARENT_DIED)
+
+    threading.Thread(target=wait_for_eof, name="qtcompute-lifeline", daemon=True).start()
+
+
+def worker_main(
+    conn: Connection,
+    lifeline: Connection,
+    parent_pid: int,
+    initializer: Any,
+    initargs: tuple[Any, ...],
+) -> None:
+    """Entry point of a worker process (the ``target`` of its ``multiprocessing.Process``)."""
+    global _reporter
+    _watch_parent(lifeline, parent_pid)
+    channel = _Channel(conn)
+    _make_streams_safe(channel)
+    if initializer is not None:
+        try:
+            initializer(*initargs)
+        except BaseException as exc:
+            failure = pack_exception(exc)
+            channel.send(msg.CONTROL, msg.InitFailed(os.getpid(), failure.traceback))
+            sys.exit(EXIT_INIT_FAILED)
+    _reporter = _ProgressReporter(channel)
+    channel.send(msg.CONTROL, msg.Ready(os.getpid()))
+    _serve(conn, channel, _reporter)
+
+
+def _serve(conn: Connection, channel: _Channel, reporter: _ProgressReporter) -> None:
+    while True:
+        try:
+            frame = conn.recv_bytes()
+        except (EOFError, OSError):
+            return  # the parent closed our pipe: nothing more will come
+        task_id = msg.task_id_of(frame)
+        if task_id == msg.CONTROL:
+            message = msg.decode(frame)
+            if isinstance(message, msg.Stop):
+                return
+            if isinstance(message, msg.Ping):
+                channel.send(msg.CONTROL, msg.Pong(message.nonce))
+            continue
+        channel.send_frame(_run(task_id, frame, reporter))
+
+
+def _run(task_id: int, frame: bytes, reporter: _ProgressReporter) -> bytes:
+    """Run one task; return the frame that answers it. Never raises."""
+    reporter.begin(task_id)
+    try:
+        fn, args, kwargs = msg.decode(frame)  # a RunTask
+        value = fn(*args, **kwargs)
+        if inspect.isgenerator(value):
+            value = _drain(value)
+    except BaseException as exc:  # the caller decides what an exception means, not us
+        reply: Any = pack_exception(exc)
+    else:
+        try:
+            return _encode_result(task_id, value, reporter)
+        except Exception as exc:
+            reply = _unpicklable_result(exc, value)
+    reporter.end()
+    return msg.encode(task_id, reply)
+
+
+def _encode_result(task_id: int, value: Any, reporter: _ProgressReporter) -> bytes:
+    frame = msg.encode(task_id, msg.Result(value))
+    reporter.end()  # progress goes out before the result
+    return frame
+
+
+def _drain(generator: Any) -> Any:
+    """A generator task: each yielded value is progress, its return value is the result."""
+    while True:
+        try:
+            report_progress(next(generator))
+        except StopIteration as stop:
+            return stop.value
+
+
+def _unpicklable_result(exc: Exception, value: Any) -> msg.Failure:
+    from qtcompute.engine.errors import ResultNotPicklableError
+
+    error = ResultNotPicklableError(
+        f"The task returned a {type(value).__qualname__} object that cannot be sent back to the "
+        f"caller ({type(exc).__name__}: {exc}). Return plain data (numbers, strings, lists, dicts, "
+        "NumPy arrays) instead of objects holding open files, locks, sockets or Qt objects."
+    )
+    return pack_exception(error)
