@@ -116,10 +116,13 @@ class TaskHandle(QObject):
         Returns False when the task could not be cancelled (already done, or running on an
         executor whose futures cannot be stopped).
         """
+        return self._cancel(stop_running=True)
+
+    def _cancel(self, *, stop_running: bool) -> bool:
         if self._future.cancel():
             return True
         stop = getattr(self._future, "stop", None)
-        if callable(stop) and self._future.running():
+        if stop_running and callable(stop) and self._future.running():
             return bool(stop())
         return False
 
@@ -229,14 +232,15 @@ class TaskHandle(QObject):
             self._on_settled(self)
             self._on_settled = None
 
-    def _detach(self) -> None:
-        """Never emit again (owner destroyed or runner shut down); cancel what can be cancelled."""
+    def _detach(self, cancel: bool = True, stop_running: bool = True) -> None:
+        """Never emit again (owner destroyed or runner shut down); cancel the task if asked."""
         if not self._live:
             return
         self._live = False
         for callbacks in self._callbacks.values():
             callbacks.clear()
-        self.cancel()
+        if cancel:
+            self._cancel(stop_running=stop_running)
         self._release_owner()
         if self._on_settled is not None:
             self._on_settled(self)

@@ -10,6 +10,7 @@ futures cannot do. A later backend therefore needs no new bridge.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -43,8 +44,19 @@ class _Lifetime:
             except Exception:
                 logger.debug("unsubscribe failed", exc_info=True)
             self.unsubscribe = None
-        if self.owns_executor:
-            self.executor.shutdown(wait=wait, cancel_futures=cancel_futures)
+        if not self.owns_executor:
+            return
+        kwargs: dict[str, bool] = {"cancel_futures": cancel_futures}
+        if cancel_futures and _accepts(self.executor.shutdown, "stop_running"):
+            kwargs["stop_running"] = True  # qtcompute's Pool: quitting never waits for a task
+        self.executor.shutdown(wait, **kwargs)
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _runner_destroyed(lifetime: _Lifetime, *_: Any) -> None:
@@ -182,14 +194,18 @@ class TaskRunner(QObject):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = True) -> None:
         """Stop delivering, cancel outstanding tasks, and shut the executor down if owned.
 
-        Running tasks whose futures can be stopped (qtcompute's ``TaskFuture``) are stopped, so
-        quitting never waits for a long computation. Idempotent; connected to ``aboutToQuit``.
+        With ``cancel_futures`` (the default), pending tasks are cancelled and running tasks whose
+        futures can be stopped (qtcompute's ``TaskFuture``) are stopped, so quitting never waits
+        for a long computation. No signal of any task is emitted afterwards. Idempotent;
+        connected to ``aboutToQuit``.
         """
         if self._lifetime.closed:
             return
+        # An owned executor stops its running tasks in one go below (stopping them one by one
+        # would start a replacement worker for each); a shared one only loses our tasks.
+        stop_here = not self._lifetime.owns_executor
         for handle in list(self._handles):
-            if cancel_futures:
-                handle._detach()
+            handle._detach(cancel=cancel_futures, stop_running=stop_here)
         self._inbox.close()
         self._lifetime.close(wait=wait, cancel_futures=cancel_futures)
 
