@@ -147,4 +147,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    qtcompute.run(main)
+    sys.exit(qtcompute.run(main))
