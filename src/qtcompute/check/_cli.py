@@ -1,0 +1,81 @@
+"""The ``qtcompute check`` command. Exit status: 0 clean, 1 findings, 2 usage or read errors."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from qtcompute.check._format import format_json, format_sarif, format_text
+from qtcompute.check._runner import check_paths, unknown_codes
+from qtcompute.check.rules import RULES
+
+
+def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    codes = tuple(c.strip().upper() for item in value for c in item.split(",") if c.strip())
+    unknown = unknown_codes(codes)
+    if unknown:
+        known = ", ".join(rule.code for rule in RULES)
+        raise click.BadParameter(f"unknown code {', '.join(unknown)} (known: QC000, {known})")
+    return codes
+
+
+@click.command(name="check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="text: path:line:col: QCnnn message; sarif: for code-scanning services.",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    callback=_codes,
+    help="Only these codes or prefixes (comma-separated).",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    callback=_codes,
+    help="Skip these codes or prefixes (comma-separated).",
+)
+@click.option(
+    "--exclude", multiple=True, help="Folder name glob to skip while walking (repeatable)."
+)
+@click.option("--output", "-o", type=click.File("w"), default="-", help="Write the report here.")
+@click.option("--statistics", is_flag=True, help="Print a count per code on stderr.")
+def check(
+    paths: tuple[str, ...],
+    output_format: str,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    exclude: tuple[str, ...],
+    output: click.utils.LazyFile,
+    statistics: bool,
+) -> None:
+    """Check Python files and folders for multiprocessing and freezing pitfalls.
+
+    Silence one line with `# noqa: QC003` (or a bare `# noqa`). Rules: docs/rules/.
+    """
+    report = check_paths(paths, select=select, ignore=ignore, exclude=exclude)
+    if output_format == "json":
+        output.write(format_json(report.findings))
+    elif output_format == "sarif":
+        output.write(format_sarif(report.findings))
+    else:
+        output.write(format_text(report.findings))
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    if statistics or (output_format == "text" and report.findings and sys.stderr.isatty()):
+        counts: dict[str, int] = {}
+        for finding in report.findings:
+            counts[finding.code] = counts.get(finding.code, 0) + 1
+        for code, count in sorted(counts.items()):
+            click.echo(f"{count:5d}  {code}", err=True)
+        click.echo(f"{len(report.findings)} finding(s) in {report.files} file(s)", err=True)
+    if report.errors:
+        sys.exit(2)
+    sys.exit(1 if report.findings else 0)

@@ -1,0 +1,304 @@
+"""One pass over a module's syntax tree that records scopes, bindings, functions and calls.
+
+The rules never walk the tree for names themselves: they ask :class:`Module` (in
+``_analysis.py``), which answers from what this pass recorded. Name resolution is
+*position-aware* because scripts rebind names: the seed script defines a worker ``calculate`` at
+module level and later, inside its main guard, a click handler also called ``calculate``; the
+``Process(target=calculate)`` between the two must resolve to the worker.
+
+Code is sorted into three regions, by when it runs:
+
+- ``import``: module level (and class bodies there) outside the main guard - runs on import,
+  so it runs again in every spawned child;
+- ``guard``: the body of ``if __name__ == "__main__":`` - runs only in the parent;
+- ``function``: a function or lambda body - runs when called.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+Pos = tuple[int, int]
+
+IMPORT = "import"
+GUARD = "guard"
+FUNCTION = "function"
+
+
+@dataclass(eq=False)
+class Scope:
+    kind: str  # "module", "function" or "class"
+    parent: Scope | None
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+    cls: ClassInfo | None = None  # for a class body: the class
+
+    def bind(self, binding: Binding) -> None:
+        self.bindings.setdefault(binding.name, []).append(binding)
+
+
+@dataclass(eq=False)
+class Binding:
+    """A name bound by a statement; its value is evaluated at ``start``, visible from ``end``."""
+
+    name: str
+    how: str  # "import", "def", "class", "value", "unpack", "param", "self" or "other"
+    start: Pos
+    end: Pos
+    scope: Scope
+    value: ast.expr | None = None
+    index: int = 0  # the element of an unpacked tuple (``a, b = Pipe()``)
+    qualname: str | None = None  # for imports
+    func: FuncInfo | None = None  # for "def" and "self"
+    cls: ClassInfo | None = None  # for "class"
+
+
+@dataclass(eq=False)
+class FuncInfo:
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+    name: str
+    scope: Scope  # its own scope
+    cls: ClassInfo | None  # set for methods
+    parent: FuncInfo | None  # the enclosing function, across class bodies
+    in_guard: bool  # defined directly in the main guard: missing from a spawned child
+    calls: list[ast.Call] = field(default_factory=list)
+
+    @property
+    def body(self) -> list[ast.stmt]:
+        return [] if isinstance(self.node, ast.Lambda) else self.node.body
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: ast.ClassDef
+    name: str
+    outer: Scope
+    methods: dict[str, FuncInfo] = field(default_factory=dict)
+    # self.<attr> = <value> in any method: attr -> [(value, scope, position)]
+    attrs: dict[str, list[tuple[ast.expr, Scope, Pos]]] = field(default_factory=dict)
+
+
+def pos(node: ast.AST) -> Pos:
+    return (node.lineno, node.col_offset)  # type: ignore[attr-defined]
+
+
+def end(node: ast.AST) -> Pos:
+    return (node.end_lineno or node.lineno, node.end_col_offset or 0)  # type: ignore[attr-defined]
+
+
+def main_guard(test: ast.expr) -> bool | None:
+    """True for ``__name__ == "__main__"``, False for ``!=``, None for any other test."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return None
+    left, right = test.left, test.comparators[0]
+    if isinstance(right, ast.Name):
+        left, right = right, left
+    if not (
+        isinstance(left, ast.Name)
+        and left.id == "__name__"
+        and isinstance(right, ast.Constant)
+        and right.value == "__main__"
+    ):
+        return None
+    op = test.ops[0]
+    return True if isinstance(op, ast.Eq) else False if isinstance(op, ast.NotEq) else None
+
+
+class Recorder:
+    """Fills the tables of a module; see the module docstring for the regions."""
+
+    def __init__(self) -> None:
+        self.module_scope = Scope("module", None)
+        self.functions: list[FuncInfo] = []
+        self.func_of_node: dict[ast.AST, FuncInfo] = {}
+        self.classes: list[ClassInfo] = []
+        self.calls: list[ast.Call] = []
+        self.import_calls: list[ast.Call] = []
+        self.guard_calls: list[ast.Call] = []
+        self.guards: list[tuple[ast.If, list[ast.stmt]]] = []
+        self.scope_of: dict[ast.AST, Scope] = {}
+        self.func_of: dict[ast.AST, FuncInfo | None] = {}
+
+    def run(self, tree: ast.Module) -> None:
+        # An explicit stack, not recursion: generated code nests expressions thousands deep.
+        self._stack: list[tuple[ast.AST, Scope, str, FuncInfo | None]] = []
+        self._push(tree.body, self.module_scope, IMPORT, None)
+        while self._stack:
+            self.visit(*self._stack.pop())
+
+    def _push(self, nodes: list[ast.AST], scope: Scope, region: str, func: FuncInfo | None) -> None:
+        # reversed, so that nodes pop in source order: bindings are recorded in that order
+        self._stack.extend((node, scope, region, func) for node in reversed(nodes))
+
+    def visit(self, node: ast.AST, scope: Scope, region: str, func: FuncInfo | None) -> None:
+        kind = type(node)
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef or kind is ast.Lambda:
+            self._function(node, scope, region, func)  # type: ignore[arg-type]
+            return
+        if kind is ast.ClassDef:
+            self._class(node, scope, region, func)  # type: ignore[arg-type]
+            return
+        if kind is ast.If and region == IMPORT and scope.kind == "module":
+            guard = main_guard(node.test)  # type: ignore[attr-defined]
+            if guard is not None:
+                body, orelse = node.body, node.orelse  # type: ignore[attr-defined]
+                inside, outside = (body, orelse) if guard else (orelse, body)
+                self.guards.append((node, inside))  # type: ignore[arg-type]
+                self._push(outside, scope, IMPORT, func)
+                self._push(inside, scope, GUARD, func)
+                return
+        if kind is ast.Call:
+            self.calls.append(node)  # type: ignore[arg-type]
+            self.scope_of[node] = scope
+            self.func_of[node] = func
+            if region == FUNCTION and func is not None:
+                func.calls.append(node)  # type: ignore[arg-type]
+            elif region == GUARD:
+                self.guard_calls.append(node)  # type: ignore[arg-type]
+            else:
+                self.import_calls.append(node)  # type: ignore[arg-type]
+        elif kind is ast.Name:
+            self.scope_of[node] = scope
+        elif kind in _BINDERS:
+            self._bind_statement(node, scope, func)
+        self._push(list(ast.iter_child_nodes(node)), scope, region, func)
+
+    # -- definitions -------------------------------------------------------------------------------
+
+    def _function(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+        scope: Scope,
+        region: str,
+        func: FuncInfo | None,
+    ) -> None:
+        is_lambda = isinstance(node, ast.Lambda)
+        outer: list[ast.AST] = [d for d in node.args.kw_defaults if d is not None]
+        outer[:0] = node.args.defaults
+        if not is_lambda:
+            outer[:0] = node.decorator_list
+        cls = scope.cls
+        own = Scope("function", scope)
+        info = FuncInfo(
+            node=node,
+            name="<lambda>" if is_lambda else node.name,
+            scope=own,
+            cls=cls,
+            parent=func,
+            in_guard=region == GUARD and scope.kind == "module",
+        )
+        self.functions.append(info)
+        self.func_of_node[node] = info
+        if not is_lambda:
+            scope.bind(Binding(node.name, "def", pos(node), end(node), scope, func=info))
+            if cls is not None:
+                cls.methods.setdefault(node.name, info)
+        params = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+        for extra in (node.args.vararg, node.args.kwarg):
+            if extra is not None:
+                params.append(extra)
+        for index, arg in enumerate(params):
+            how = "self" if index == 0 and cls is not None and not is_lambda else "param"
+            own.bind(Binding(arg.arg, how, pos(node), pos(node), own, func=info))
+        body: list[ast.AST] = [node.body] if is_lambda else list(node.body)
+        self._push(body, own, FUNCTION, info)
+        self._push(outer, scope, region, func)  # decorators and defaults run first
+
+    def _class(self, node: ast.ClassDef, scope: Scope, region: str, func: FuncInfo | None) -> None:
+        outer = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
+        info = ClassInfo(node=node, name=node.name, outer=scope)
+        self.classes.append(info)
+        own = Scope("class", scope, cls=info)
+        scope.bind(Binding(node.name, "class", pos(node), end(node), scope, cls=info))
+        self._push(list(node.body), own, region, func)
+        self._push(outer, scope, region, func)
+
+    # -- bindings ----------------------------------------------------------------------------------
+
+    def _bind_statement(self, node: ast.AST, scope: Scope, func: FuncInfo | None) -> None:
+        start, stop = pos(node), end(node)
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    name, qualname = alias.asname, alias.name
+                else:
+                    name = qualname = alias.name.partition(".")[0]
+                scope.bind(Binding(name, "import", start, stop, scope, qualname=qualname))
+        elif isinstance(node, ast.ImportFrom):
+            prefix = "." * node.level + (node.module or "")
+            for alias in node.names:
+                if alias.name != "*":
+                    qualname = f"{prefix}.{alias.name}" if prefix else alias.name
+                    binding = Binding(
+                        alias.asname or alias.name, "import", start, stop, scope, qualname=qualname
+                    )
+                    scope.bind(binding)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                self._bind_target(target, node.value, scope, func, start, stop)
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
+            if node.value is not None:
+                self._bind_target(node.target, node.value, scope, func, start, stop)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    self._bind_target(
+                        item.optional_vars, item.context_expr, scope, func, start, stop
+                    )
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.AugAssign)):
+            for name in _names(node.target):
+                scope.bind(Binding(name, "other", start, stop, scope))
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            scope.bind(Binding(node.name, "other", start, stop, scope))
+
+    def _bind_target(
+        self,
+        target: ast.expr,
+        value: ast.expr,
+        scope: Scope,
+        func: FuncInfo | None,
+        start: Pos,
+        stop: Pos,
+    ) -> None:
+        if isinstance(target, ast.Name):
+            scope.bind(Binding(target.id, "value", start, stop, scope, value=value))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
+                for sub_target, sub_value in zip(target.elts, value.elts, strict=True):
+                    self._bind_target(sub_target, sub_value, scope, func, start, stop)
+                return
+            for index, element in enumerate(target.elts):
+                if isinstance(element, ast.Name):
+                    binding = Binding(element.id, "unpack", start, stop, scope, value, index)
+                    scope.bind(binding)
+                else:
+                    for name in _names(element):
+                        scope.bind(Binding(name, "other", start, stop, scope))
+        elif (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and func is not None
+            and func.cls is not None
+        ):
+            first = func.scope.bindings.get(target.value.id)
+            if first and first[0].how == "self":
+                func.cls.attrs.setdefault(target.attr, []).append((value, scope, start))
+
+
+_BINDERS = (
+    ast.Import,
+    ast.ImportFrom,
+    ast.Assign,
+    ast.AnnAssign,
+    ast.NamedExpr,
+    ast.With,
+    ast.AsyncWith,
+    ast.For,
+    ast.AsyncFor,
+    ast.AugAssign,
+    ast.ExceptHandler,
+)
+
+
+def _names(target: ast.expr) -> list[str]:
+    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]

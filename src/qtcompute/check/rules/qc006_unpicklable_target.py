@@ -1,0 +1,99 @@
+"""## What it does
+Checks for a function that cannot be pickled by reference handed to another process: a lambda,
+a function nested in another function, a function defined inside the main guard, or a bound
+method of a Qt object, used as `Process(target=...)` or passed to `submit`, `schedule`,
+`apply_async`, `map` (and the other pool methods) of a process pool or executor.
+
+The receiver must be known to be a process pool from an assignment in the same file
+(`multiprocessing.Pool`, `ProcessPoolExecutor`, `qtcompute.Pool`, a `get_context()` pool, the
+qtcompute Qt bridge) or, when nothing in the file says what it is, be named like one
+(`process_pool`, `proc_executor`, `mp_pool`). Thread pools are never reported.
+
+## Why is this bad?
+Under `spawn` (Windows, macOS, frozen apps) the function travels to the worker by pickle, which
+stores a module-level function by its qualified name and looks it up again in the worker. A
+lambda or a nested function has no such name, a function defined in the main guard does not exist
+in the worker (the guard does not run there), and pickling a bound method pickles its Qt object,
+which cannot be pickled. The error (`PicklingError`, `AttributeError: Can't get attribute`)
+surfaces only when the task runs, often only on the user's platform.
+
+## Example
+```python
+with ProcessPoolExecutor() as executor:
+    future = executor.submit(lambda: heavy(data))
+```
+
+## Use instead
+```python
+def run_heavy(data):
+    return heavy(data)
+
+
+with ProcessPoolExecutor() as executor:
+    future = executor.submit(run_heavy, data)
+```
+
+## References
+- [Python: what can be pickled and unpickled](https://docs.python.org/3/library/pickle.html#what-can-be-pickled-and-unpickled)
+- [Python: multiprocessing programming guidelines (spawn)](https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods)
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from qtcompute.check import _knowledge as k
+from qtcompute.check._analysis import Module, short
+from qtcompute.check._scopes import Pos, Scope, pos
+from qtcompute.check._sends import iter_sends
+from qtcompute.check.rules._base import Hit, Rule
+
+
+def _problem(module: Module, fn: ast.expr, scope: Scope, at: Pos) -> str | None:
+    if isinstance(fn, ast.Lambda):
+        return "a lambda"
+    if isinstance(fn, ast.Call) and fn.args:
+        if module.qualname(fn.func, scope, at) == "functools.partial":
+            return _problem(module, fn.args[0], scope, at)
+        return None
+    if isinstance(fn, ast.Name):
+        binding = module.resolve(fn.id, scope, at)
+        if binding is None:
+            return None
+        if binding.how == "def" and binding.func is not None:
+            if binding.func.parent is not None:
+                return f"`{fn.id}`, a function nested in {binding.func.parent.name}()"
+            if binding.func.in_guard:
+                return f"`{fn.id}`, defined inside the main guard, which workers never run"
+        if binding.how == "value" and isinstance(binding.value, ast.Lambda):
+            return f"`{fn.id}`, a lambda"
+        return None
+    if isinstance(fn, ast.Attribute) and module.kind_of(fn.value, scope, at) == k.QT_OBJECT:
+        return f"`{short(fn)}`, a bound method of a Qt object"
+    return None
+
+
+def check(module: Module) -> Iterator[Hit]:
+    if not module.uses_processes:
+        return
+    for send in iter_sends(module):
+        if send.function is None:
+            continue
+        problem = _problem(module, send.function, send.scope, pos(send.call))
+        if problem is not None:
+            yield (
+                send.function,
+                (
+                    f"{problem} cannot be pickled as a {send.how} under spawn (all frozen apps); "
+                    "pass a module-level function instead"
+                ),
+            )
+
+
+RULE = Rule(
+    code="QC006",
+    name="unpicklable-target",
+    summary="A lambda, nested function or Qt bound method sent to a process.",
+    check=check,
+)

@@ -1,0 +1,144 @@
+"""## What it does
+Checks for an `except:`, `except Exception:` or `except BaseException:` whose body is only
+`continue` or `pass`, inside a loop of a worker function. A worker function is a function of the
+same file used as a `Process` target or sent to a process pool (see QC006), or a function with a
+`while` loop that calls `.get()` on one of its parameters (a queue-consuming loop, like the
+seed's `calculate`).
+
+## Why is this bad?
+The worker survives every error, bad input and bug alike, and drops it. The caller waits for a
+result that never arrives (the seed's GUI blocks forever in `output_queue.get()`), and nothing in
+any log says why. A `KeyboardInterrupt` or `SystemExit` caught by a bare `except:` even keeps the
+worker from shutting down.
+
+## Example
+```python
+def worker(input_queue, output_queue):
+    while True:
+        try:
+            x, y = input_queue.get()
+            output_queue.put(x + y)
+        except:
+            continue
+```
+
+## Use instead
+```python
+def worker(input_queue, output_queue):
+    while True:
+        x, y = input_queue.get()
+        try:
+            output_queue.put(("ok", x + y))
+        except Exception as exc:
+            output_queue.put(("error", repr(exc)))
+```
+
+## References
+- [Python: handling exceptions](https://docs.python.org/3/tutorial/errors.html#handling-exceptions)
+- [flake8-bugbear B001 / pycodestyle E722: bare except](https://github.com/PyCQA/flake8-bugbear)
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from qtcompute.check import _knowledge as k
+from qtcompute.check._analysis import Module
+from qtcompute.check._scopes import FuncInfo, pos
+from qtcompute.check._sends import iter_sends
+from qtcompute.check.rules._base import Hit, Rule
+
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_TRY = (ast.Try, getattr(ast, "TryStar", ast.Try))  # except* arrived in Python 3.11
+
+
+def _walk(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node of ``nodes``, not entering nested functions or classes."""
+    stack: list[ast.AST] = list(nodes)
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, _NESTED))
+
+
+def _consumes_parameter(func: FuncInfo) -> bool:
+    if isinstance(func.node, ast.Lambda):
+        return False
+    params = {a.arg for a in [*func.node.args.posonlyargs, *func.node.args.args]}
+    for node in _walk(func.body):
+        if isinstance(node, ast.While):
+            for inner in _walk(node.body):
+                if (
+                    isinstance(inner, ast.Call)
+                    and isinstance(inner.func, ast.Attribute)
+                    and inner.func.attr == "get"
+                    and isinstance(inner.func.value, ast.Name)
+                    and inner.func.value.id in params
+                ):
+                    return True
+    return False
+
+
+def _workers(module: Module) -> list[FuncInfo]:
+    found: dict[FuncInfo, None] = {}
+    if module.uses_processes:
+        for send in iter_sends(module):
+            if send.function is not None:
+                target = module.function_ref(send.function, send.scope, pos(send.call))
+                if target is not None:
+                    found[target] = None
+    for func in module.functions:
+        if func not in found and _consumes_parameter(func):
+            found[func] = None
+    return list(found)
+
+
+def _broad(module: Module, handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    names = [n for t in types for n in ast.walk(t) if isinstance(n, ast.Name)]
+    scope, at = module.scope_of(names[0] if names else handler), pos(handler)
+    return any(module.qualname(t, scope, at) in k.BUILTIN_BROAD_EXCEPTIONS for t in types)
+
+
+def _silent(handler: ast.ExceptHandler) -> bool:
+    return all(
+        isinstance(stmt, (ast.Pass, ast.Continue))
+        or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+        for stmt in handler.body
+    )
+
+
+def check(module: Module) -> Iterator[Hit]:
+    for func in _workers(module):
+        reported: set[ast.ExceptHandler] = set()
+        for loop in _walk(func.body):
+            if not isinstance(loop, (ast.While, ast.For, ast.AsyncFor)):
+                continue
+            for node in _walk(loop.body):
+                if not isinstance(node, _TRY):
+                    continue
+                for handler in node.handlers:
+                    if handler in reported or not _silent(handler):
+                        continue
+                    if _broad(module, handler):
+                        reported.add(handler)
+                        what = f"except {ast.unparse(handler.type)}:" if handler.type else "except:"
+                        yield (
+                            handler,
+                            (
+                                f"`{what}` with only pass/continue in the loop of worker "
+                                f"{func.name}() swallows every error, so the caller waits forever; "
+                                "send the error back to the caller (or log it)"
+                            ),
+                        )
+
+
+RULE = Rule(
+    code="QC009",
+    name="swallowed-worker-errors",
+    summary="A worker loop that silently drops every exception.",
+    check=check,
+)
