@@ -1,0 +1,38 @@
+"""``qtcompute build``: freeze an app with PyInstaller, trimmed, and prove it runs.
+
+- :func:`build_app` / :class:`BuildOptions` - the steps: check, freeze, UPX, verify, report.
+- :class:`BuildReport` - what was measured; written as JSON.
+- :func:`verify` - run a frozen app's self-test under a process-tree watchdog.
+- :func:`detect_qt` - which Qt binding (and heavy Qt modules) an app's source uses.
+- :func:`plan_upx` - whether UPX will be applied here, and why.
+"""
+
+from qtcompute.build._build import BuildOptions, build_app
+from qtcompute.build._errors import (
+    BuildError,
+    CheckFailedError,
+    FreezeFailedError,
+    RunawaySpawningError,
+    VerifyFailedError,
+)
+from qtcompute.build._qt import QtUsage, detect_qt
+from qtcompute.build._report import BuildReport
+from qtcompute.build._upx import UpxPlan, plan_upx
+from qtcompute.build._verify import VerifyResult, verify
+
+__all__ = [
+    "BuildError",
+    "BuildOptions",
+    "BuildReport",
+    "CheckFailedError",
+    "FreezeFailedError",
+    "QtUsage",
+    "RunawaySpawningError",
+    "UpxPlan",
+    "VerifyFailedError",
+    "VerifyResult",
+    "build_app",
+    "detect_qt",
+    "plan_upx",
+    "verify",
+]

@@ -1,0 +1,123 @@
+"""``qtcompute build SCRIPT``: the click command (the only place here that exits)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from qtcompute.build._build import EXIT_NOT_VERIFIED, BuildOptions, build_app
+from qtcompute.build._errors import BuildError
+from qtcompute.build._report import BuildReport
+
+
+@click.command(name="build")
+@click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-D", "--onedir", "onefile", flag_value=False, default=False, help="One folder (default)."
+)
+@click.option("-F", "--onefile", "onefile", flag_value=True, help="One executable file.")
+@click.option("-w", "--windowed", is_flag=True, help="No console window (Windows, macOS).")
+@click.option("-n", "--name", help="Name of the app (default: the script's name).")
+@click.option("-y", "--noconfirm", is_flag=True, help="Replace an existing output without asking.")
+@click.option("--upx-dir", type=click.Path(file_okay=False), help="Folder holding the upx binary.")
+@click.option("--noupx", is_flag=True, help="Do not use UPX even if available.")
+@click.option("--strip", is_flag=True, help="Strip symbol tables from binaries (not on Windows).")
+@click.option("--no-check", is_flag=True, help="Skip the static checker.")
+@click.option("--no-verify", is_flag=True, help="Skip the self-test run (exit status 3).")
+@click.option("--no-trim", is_flag=True, help="Keep every plugin, translation and debug section.")
+@click.option(
+    "--max-processes",
+    type=click.IntRange(min=1),
+    help="Process cap of the self-test's tree (default: workers + 3).",
+)
+@click.option("--distpath", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"))
+@click.option("--workpath", type=click.Path(file_okay=False, path_type=Path), default=Path("build"))
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON report path (default: DISTPATH/NAME-build-report.json).",
+)
+@click.pass_context
+def build(
+    ctx: click.Context,
+    script: Path,
+    onefile: bool,
+    windowed: bool,
+    name: str | None,
+    noconfirm: bool,
+    upx_dir: str | None,
+    noupx: bool,
+    strip: bool,
+    no_check: bool,
+    no_verify: bool,
+    no_trim: bool,
+    max_processes: int | None,
+    distpath: Path,
+    workpath: Path,
+    report: Path | None,
+) -> None:
+    """Freeze SCRIPT with PyInstaller, trimmed, and prove the result runs.
+
+    Steps: check (qtcompute check), freeze (PyInstaller; unused Qt parts left out), UPX,
+    verify (the frozen app's self-test, headless, under a process-count watchdog), report.
+    Exit status: 0 verified, 1 failed, 3 built but not verified (--no-verify).
+    """
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    parent = ctx.find_root()
+    verbose = bool(parent.params.get("verbose")) if parent is not ctx else False
+    options = BuildOptions(
+        script=script,
+        onefile=onefile,
+        windowed=windowed,
+        name=name,
+        noconfirm=noconfirm,
+        upx_dir=upx_dir,
+        noupx=noupx,
+        strip=strip,
+        check=not no_check,
+        verify=not no_verify,
+        trim=not no_trim,
+        max_processes=max_processes,
+        distpath=distpath,
+        workpath=workpath,
+        report=report,
+        verbose=verbose,
+    )
+    status = console.status("starting")
+    status.start()
+
+    def progress(step: str, state: str, summary: str) -> None:
+        if state == "start":
+            status.update(f"[bold]{step}[/]: {summary}")
+            return
+        mark = {"done": "[green]✓[/]", "skip": "[yellow]-[/]", "finding": "  [red]![/]"}[state]
+        console.print(f"{mark} {step}: {summary}" if state != "finding" else f"{mark} {summary}")
+
+    try:
+        result = build_app(options, progress)
+    except BuildError as exc:
+        status.stop()
+        if exc.report is not None:
+            _print_table(console, exc.report, options.report_path)
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+    finally:
+        status.stop()
+    _print_table(console, result, options.report_path)
+    sys.exit(0 if result.verified else EXIT_NOT_VERIFIED)
+
+
+def _print_table(console: object, report: BuildReport, path: Path) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"qtcompute build: {report.name} ({report.mode})", show_header=False)
+    table.add_column("item", style="bold")
+    table.add_column("value")
+    for item, value in report.rows():
+        table.add_row(item, value)
+    console.print(table)  # type: ignore[attr-defined]
+    console.print(f"report: {path}")  # type: ignore[attr-defined]

@@ -1,0 +1,125 @@
+"""The entry point of an app: ``qtcompute.run(main)`` and ``@qtcompute.main``."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar, overload
+
+from qtcompute.freeze import _selftest
+from qtcompute.freeze._argv import Role, role_of
+from qtcompute.freeze._divert import divert_late, is_frozen, logger, validate_worker_argv
+from qtcompute.freeze._errors import FreezeError, RunawaySpawnError
+from qtcompute.freeze._guard import check_not_runaway, mark_pool_owner
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def freeze_support() -> None:
+    """``multiprocessing.freeze_support()``, with the worker's arguments validated first.
+
+    Calls the *module-level* function, the one PyInstaller's runtime hook patches (a context's
+    ``get_context(...).freeze_support`` is the unpatched original). In a frozen child it never
+    returns; anywhere else it does nothing.
+
+    Raises:
+        MalformedWorkerArgumentsError: a frozen process was given ``--multiprocessing-fork``
+            with arguments multiprocessing did not write.
+    """
+    if is_frozen() and role_of(sys.argv) is Role.WORKER:
+        validate_worker_argv(sys.argv)
+    multiprocessing.freeze_support()
+    # Helpers of freezers without PyInstaller's patch, and workers they did not divert.
+    divert_late("qtcompute.run()")
+
+
+def before_pool_start() -> None:
+    """Called first thing by ``qtcompute.Pool()``: freeze safety for apps without ``run()``.
+
+    - A frozen child that reached here (the app forgot ``freeze_support()``) becomes the worker
+      or helper it was started as, and exits (automatic diversion, with a warning).
+    - Below one of the app's workers, the app's own program starting a pool raises
+      :class:`RunawaySpawnError` (the runaway guard).
+    - In self-test mode (``QTCOMPUTE_SELFTEST``) the self-test runs and the process exits.
+
+    Not frozen and no marker in the environment, this costs two ``os.environ`` lookups.
+    """
+    divert_late("qtcompute.Pool()")
+    check_not_runaway("a pool")
+    mark_pool_owner()
+    path = _selftest.selftest_requested()
+    if path is not None:
+        raise SystemExit(_selftest.run_selftest(path))
+
+
+def run(main_fn: Callable[[], T], *, start_method: str = "spawn") -> T:
+    """Run an app's ``main`` safely, frozen or not; return what it returns.
+
+    In order: ``multiprocessing.freeze_support()`` (a frozen worker or helper process becomes
+    what it was started for and exits here), the runaway guard, the start method, then
+    ``main_fn()``. Use it as the only statement of the script's ``__main__`` block::
+
+        if __name__ == "__main__":
+            sys.exit(qtcompute.run(main))
+
+    This is the app's entry point, so it is the one place that exits instead of raising: on a
+    malformed worker command line (exit 2) or a runaway (exit 3) it prints one line to stderr
+    and raises ``SystemExit``. In self-test mode (``QTCOMPUTE_SELFTEST``, used by
+    ``qtcompute build``) it runs the self-test instead of ``main_fn`` and exits with its result.
+    """
+    try:
+        freeze_support()
+        if getattr(multiprocessing.current_process(), "_inheriting", False):
+            raise RunawaySpawnError(
+                "refusing to start the app: qtcompute.run() was called while a worker process "
+                "was importing the main module. Call it under `if __name__ == '__main__':` "
+                "(or use @qtcompute.main)."
+            )
+        check_not_runaway("the app")
+    except FreezeError as exc:
+        _refuse(exc)
+    if multiprocessing.get_start_method(allow_none=True) != start_method:
+        multiprocessing.set_start_method(start_method, force=True)
+    path = _selftest.selftest_requested()
+    if path is not None:
+        raise SystemExit(_selftest.run_selftest(path))
+    return main_fn()
+
+
+@overload
+def main(fn: F) -> F: ...
+@overload
+def main(*, start_method: str = "spawn") -> Callable[[F], F]: ...
+def main(fn: Any = None, *, start_method: str = "spawn") -> Any:
+    """Decorator: make a function the app's entry point.
+
+    When the decorated function's module is the program being run (``__name__ ==
+    "__main__"``), the function runs at once through :func:`run` and the process exits with
+    what it returns (``sys.exit`` semantics). Imported from elsewhere, or imported as
+    ``__mp_main__`` by a spawned worker, it only returns the function, unchanged. Because it
+    runs at the decoration, decorate the *last* definition in the script::
+
+        @qtcompute.main
+        def main() -> int:
+            app = QApplication(sys.argv)
+            ...
+            return app.exec_()
+    """
+
+    def decorate(function: F) -> F:
+        if function.__module__ == "__main__":
+            raise SystemExit(run(function, start_method=start_method))
+        return function
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def _refuse(exc: FreezeError) -> NoReturn:
+    """End the app's process with one line on stderr (if there is one) and the error's code."""
+    logger.debug("refusing to run", exc_info=exc)
+    if sys.stderr is not None:
+        print(f"{os.path.basename(sys.argv[0] or 'app')}: error: {exc}", file=sys.stderr)
+    raise SystemExit(exc.exit_code)
