@@ -79,6 +79,7 @@ class CalculatorWindow(QMainWindow):
         self.calculate_button = QPushButton("&Calculate", objectName="calculate_button")
         self.history = QListWidget(objectName="history")
         self.history.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.history.setWordWrap(True)  # long notes wrap instead of hiding off the edge
         self.worker_status = QLabel(objectName="worker_status")
 
         form = QFormLayout()
@@ -92,7 +93,7 @@ class CalculatorWindow(QMainWindow):
         central.setLayout(layout)
         self.setCentralWidget(central)
         self.statusBar().addWidget(self.worker_status, 1)
-        self.resize(320, 400)
+        self.resize(440, 420)
 
         self.calculate_button.clicked.connect(self.calculate)
         self.x_input.returnPressed.connect(self.calculate)
