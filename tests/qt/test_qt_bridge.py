@@ -205,3 +205,17 @@ def test_shutdown_detaches_every_handle(qapp) -> None:
     runner.shutdown()
     assert not handle.is_live()
     assert future.cancelled()
+
+
+def test_outcomes_after_the_runner_is_destroyed_go_nowhere(qtbot, qapp, caplog) -> None:
+    future: Future[int] = Future()
+    parent = QObject()
+    runner = TaskRunner(ThreadPoolExecutor(1), parent=parent)
+    runner.deliver(future, on_result=lambda _: pytest.fail("delivered after destruction"))
+    with qtbot.waitSignal(parent.destroyed):
+        parent.deleteLater()
+    worker = threading.Thread(target=future.set_result, args=(1,))
+    worker.start()
+    worker.join()
+    qapp.processEvents()
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]

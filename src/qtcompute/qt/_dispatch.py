@@ -83,7 +83,7 @@ class Inbox(QObject):
             if self._armed:
                 return
             self._armed = True
-        emit(self._wake)
+        self._emit_wake()
 
     def close(self) -> None:
         """Drop everything still queued and refuse further posts."""
@@ -99,7 +99,13 @@ class Inbox(QObject):
             if self._armed:
                 return
             self._armed = True
-        emit(self._wake)
+        self._emit_wake()
+
+    def _emit_wake(self) -> None:
+        try:
+            emit(self._wake)
+        except RuntimeError:  # the C++ object is gone (its owner was destroyed): stop posting
+            self.close()
 
     def _drain(self) -> None:
         # Disarm first: anything posted from now on arms a new wake, so no item is ever left

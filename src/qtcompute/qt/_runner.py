@@ -28,9 +28,10 @@ logger = logging.getLogger("qtcompute.qt")
 class _Lifetime:
     """What must survive the runner's C++ object to shut its executor down (see ``destroyed``)."""
 
-    def __init__(self, executor: Executor, owns_executor: bool) -> None:
+    def __init__(self, executor: Executor, owns_executor: bool, inbox: Inbox) -> None:
         self.executor = executor
         self.owns_executor = owns_executor
+        self.inbox = inbox
         self.unsubscribe: Callable[[], Any] | None = None
         self.closed = False
 
@@ -38,6 +39,7 @@ class _Lifetime:
         if self.closed:
             return
         self.closed = True
+        self.inbox.close()  # Python-side only: safe even when its C++ object is already gone
         if self.unsubscribe is not None:
             try:
                 self.unsubscribe()
@@ -101,7 +103,7 @@ class TaskRunner(QObject):
         self._executor = executor
         self._inbox = Inbox(self, budget_s=budget_s)
         self._handles: set[TaskHandle] = set()
-        self._lifetime = _Lifetime(executor, owns_executor)
+        self._lifetime = _Lifetime(executor, owns_executor, self._inbox)
         self.destroyed.connect(functools.partial(_runner_destroyed, self._lifetime))
         subscribe = getattr(executor, "subscribe", None)
         if callable(subscribe):
@@ -206,7 +208,6 @@ class TaskRunner(QObject):
         stop_here = not self._lifetime.owns_executor
         for handle in list(self._handles):
             handle._detach(cancel=cancel_futures, stop_running=stop_here)
-        self._inbox.close()
         self._lifetime.close(wait=wait, cancel_futures=cancel_futures)
 
     def _forget(self, handle: TaskHandle) -> None:
