@@ -37,7 +37,13 @@ def selftest_requested() -> str | None:
 
 
 def probe(n: int) -> tuple[int, int]:
-    """The self-test's task: a small computation, and which worker did it."""
+    """The self-test's task: a small computation, and which worker did it.
+
+    It prints to stdout and stderr, as app tasks do: in a windowed build those are None, and
+    the worker must survive that.
+    """
+    print(f"qtcompute self-test: worker {os.getpid()} computing")
+    print(f"qtcompute self-test: worker {os.getpid()} stderr", file=sys.stderr)
     return os.getpid(), sum(i * i for i in range(n))
 
 
