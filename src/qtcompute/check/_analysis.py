@@ -414,13 +414,21 @@ def calls_in(node: ast.AST) -> list[ast.Call]:
 
 def short(node: ast.AST, limit: int = 40) -> str:
     """Source text of ``node`` on one line, shortened to ``limit`` characters."""
-    text = " ".join(ast.unparse(node).split())
+    try:
+        text = " ".join(ast.unparse(node).split())
+    except RecursionError:  # a statement nested thousands deep
+        text = type(node).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def callee_text(call: ast.Call) -> str:
-    """``mp.Pool()`` for a call, dropping the arguments: messages stay short."""
-    try:
-        return f"{short(call.func, 30)}()"
-    except Exception:  # pragma: no cover - ast.unparse handles every expression
-        return "call"
+    """``mp.Process(...).start()`` for a call: the arguments dropped, messages stay short."""
+    return f"{_dotted(call.func)}()"
+
+
+def _dotted(expr: ast.expr) -> str:
+    if isinstance(expr, ast.Attribute):
+        return f"{_dotted(expr.value)}.{expr.attr}"
+    if isinstance(expr, ast.Call):
+        return f"{_dotted(expr.func)}(...)"
+    return expr.id if isinstance(expr, ast.Name) else "(...)"

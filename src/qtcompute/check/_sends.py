@@ -94,4 +94,4 @@ def iter_sends(module: Module) -> Iterator[Send]:
             function = _argument(call, 1, "target")
             arguments = _elements(_argument(call, 3, "args"))
             arguments += _elements(_argument(call, 4, "kwargs"))
-            yield Send(call, function, tuple(arguments), "Process target", scope)
+            yield Send(call, function, tuple(arguments), "Process(target=...)", scope)

@@ -63,14 +63,14 @@ def _problem(module: Module, fn: ast.expr, scope: Scope, at: Pos) -> str | None:
             return None
         if binding.how == "def" and binding.func is not None:
             if binding.func.parent is not None:
-                return f"`{fn.id}`, a function nested in {binding.func.parent.name}()"
+                return f"`{fn.id}` (a function nested in {binding.func.parent.name}())"
             if binding.func.in_guard:
-                return f"`{fn.id}`, defined inside the main guard, which workers never run"
+                return f"`{fn.id}` (defined in the main guard, which workers never run)"
         if binding.how == "value" and isinstance(binding.value, ast.Lambda):
-            return f"`{fn.id}`, a lambda"
+            return f"`{fn.id}` (a lambda)"
         return None
     if isinstance(fn, ast.Attribute) and module.kind_of(fn.value, scope, at) == k.QT_OBJECT:
-        return f"`{short(fn)}`, a bound method of a Qt object"
+        return f"`{short(fn)}` (a bound method of a Qt object)"
     return None
 
 
@@ -85,7 +85,7 @@ def check(module: Module) -> Iterator[Hit]:
             yield (
                 send.function,
                 (
-                    f"{problem} cannot be pickled as a {send.how} under spawn (all frozen apps); "
+                    f"{problem} cannot be pickled for {send.how} under spawn (all frozen apps); "
                     "pass a module-level function instead"
                 ),
             )

@@ -45,7 +45,7 @@ from collections.abc import Iterator
 
 from qtcompute.check import _knowledge as k
 from qtcompute.check._analysis import Module
-from qtcompute.check._scopes import FuncInfo, pos
+from qtcompute.check._scopes import FuncInfo, end, pos
 from qtcompute.check._sends import iter_sends
 from qtcompute.check.rules._base import Hit, Rule
 
@@ -65,19 +65,18 @@ def _walk(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
 def _consumes_parameter(func: FuncInfo) -> bool:
     if isinstance(func.node, ast.Lambda):
         return False
+    if not func.loops:
+        return False
     params = {a.arg for a in [*func.node.args.posonlyargs, *func.node.args.args]}
-    for node in _walk(func.body):
-        if isinstance(node, ast.While):
-            for inner in _walk(node.body):
-                if (
-                    isinstance(inner, ast.Call)
-                    and isinstance(inner.func, ast.Attribute)
-                    and inner.func.attr == "get"
-                    and isinstance(inner.func.value, ast.Name)
-                    and inner.func.value.id in params
-                ):
-                    return True
-    return False
+    gets = [
+        pos(call)
+        for call in func.calls
+        if isinstance(call.func, ast.Attribute)
+        and call.func.attr == "get"
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id in params
+    ]
+    return any(pos(loop) < at <= end(loop) for loop in func.loops for at in gets)
 
 
 def _workers(module: Module) -> list[FuncInfo]:
