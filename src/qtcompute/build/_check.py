@@ -1,9 +1,9 @@
 """Step 1: the static checker (``qtcompute check``), run on the app before freezing it.
 
-Run as ``qtcompute check SCRIPT --format json`` in a child interpreter: the checker's stable
-contract is its command line (exit 0 clean, 1 findings), and a child keeps its imports out of
-this process, which goes on to run PyInstaller. Findings whose severity is not "error" (when
-the checker reports one) are shown and do not stop the build.
+Through its Python API (``qtcompute.check.check_paths``) when it is installed; otherwise through
+its command line (``qtcompute check SCRIPT --format json``: exit 0 clean, 1 findings). Every
+finding of the checker is an error (its findings carry no severity); a finding that carries a
+severity other than "error" would be shown and not stop the build.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,20 @@ def format_finding(finding: dict[str, Any]) -> str:
 
 def run_check(script: Path, timeout: float = 120.0) -> CheckOutcome:
     """Run the checker on ``script``; a checker that is not installed is reported, not fatal."""
+    try:
+        from qtcompute.check import check_paths
+    except ImportError:
+        return _run_check_cli(script, timeout)
+    report = check_paths([script])
+    findings = [asdict(finding) for finding in report.findings]
+    problems = [{"path": str(script), "code": "unchecked", "message": e} for e in report.errors]
+    note = "clean" if not findings else f"{len(findings)} finding(s)"
+    if problems:
+        note += f"; {len(problems)} file(s) could not be checked"
+    return CheckOutcome(True, note, findings + problems)
+
+
+def _run_check_cli(script: Path, timeout: float) -> CheckOutcome:
     command = [sys.executable, "-m", "qtcompute", "check", str(script), "--format", "json"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

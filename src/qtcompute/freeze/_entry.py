@@ -36,6 +36,25 @@ def freeze_support() -> None:
     divert_late("qtcompute.run()")
 
 
+def ensure_std_fds() -> None:
+    """On POSIX, point closed descriptors 0, 1 and 2 at ``/dev/null``.
+
+    A GUI app may be started with them closed (a launcher, a windowed app's service). Then the
+    next ``os.pipe()`` gets number 1 or 2, a spawned worker inherits that pipe as its stdout,
+    and the worker's ``print()`` writes into the pool's protocol. Costs three ``fstat`` calls.
+    """
+    if sys.platform == "win32":
+        return
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
 def before_pool_start() -> None:
     """Called first thing by ``qtcompute.Pool()``: freeze safety for apps without ``run()``.
 
@@ -48,6 +67,7 @@ def before_pool_start() -> None:
     Not frozen and no marker in the environment, this costs two ``os.environ`` lookups.
     """
     divert_late("qtcompute.Pool()")
+    ensure_std_fds()
     check_not_runaway("a pool")
     mark_pool_owner()
     path = _selftest.selftest_requested()
@@ -80,7 +100,9 @@ def run(main_fn: Callable[[], T], *, start_method: str = "spawn") -> T:
             )
         check_not_runaway("the app")
     except FreezeError as exc:
+        ensure_std_fds()
         _refuse(exc)
+    ensure_std_fds()
     if multiprocessing.get_start_method(allow_none=True) != start_method:
         multiprocessing.set_start_method(start_method, force=True)
     path = _selftest.selftest_requested()

@@ -1,0 +1,96 @@
+"""``qtcompute build`` against a plain ``pyinstaller`` build of the same calculator, same run.
+
+Both builds freeze ``examples/adder.py``; both executables are started the same way (the
+self-test mode, ``QTCOMPUTE_SELFTEST``, which the plain build has too since it bundles
+qtcompute) and timed from process start to the first worker result, median of 5 warm runs.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks._table import Row
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "examples" / "adder.py"
+RUNS = 5
+
+
+def _qtcompute_build(out: Path, onefile: bool) -> Path:
+    mode = "-F" if onefile else "-D"
+    name = f"qc-{'onefile' if onefile else 'onedir'}"
+    command = [sys.executable, "-m", "qtcompute", "build", str(SCRIPT), mode, "-y", "-n", name]
+    command += ["--no-check", "--no-verify", "--distpath", str(out / "dist")]
+    command += ["--workpath", str(out / "work"), "--report", str(out / f"{name}.json")]
+    subprocess.run(command, check=False, capture_output=True)  # exit 3: built, not verified
+    return out / "dist" / name
+
+
+def _plain_build(out: Path, onefile: bool) -> Path:
+    name = f"plain-{'onefile' if onefile else 'onedir'}"
+    command = [sys.executable, "-m", "PyInstaller", "-F" if onefile else "-D", "-y", "--noupx"]
+    command += ["-n", name, "--distpath", str(out / "dist"), "--workpath", str(out / "work")]
+    command += ["--specpath", str(out), "--log-level", "WARN", str(SCRIPT)]
+    subprocess.run(command, check=True, capture_output=True)
+    return out / "dist" / name
+
+
+def _executable(target: Path) -> Path:
+    return target if target.is_file() else target / target.name
+
+
+def _first_result(target: Path) -> float:
+    from qtcompute.build._verify import verify
+
+    workers = os.cpu_count() or 1
+    times = []
+    verify(_executable(target), workers=workers, cap=workers + 3)  # warm the page cache
+    for _ in range(RUNS):
+        result = verify(_executable(target), workers=workers, cap=workers + 3)
+        if not result.ok or result.first_result_s is None:
+            raise RuntimeError(f"{target.name}: {result.message}\n{result.output_tail}")
+        times.append(result.first_result_s)
+    return statistics.median(times)
+
+
+def run() -> list[Row]:
+    from qtcompute.build._report import tree_size
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="qtcompute-bench-build-") as tmp:
+        out = Path(tmp)
+        for onefile in (False, True):
+            mode = "onefile" if onefile else "onedir"
+            ours, plain = _qtcompute_build(out, onefile), _plain_build(out, onefile)
+            size, plain_size = tree_size(ours) / 2**20, tree_size(plain) / 2**20
+            rows.append(
+                Row(
+                    area="build",
+                    name=f"calculator {mode} size",
+                    value=size,
+                    unit="MB",
+                    peer="pyinstaller",
+                    peer_value=plain_size,
+                    target=("<=", 0.5) if not onefile else None,
+                    note="trimmed: unused plugins, translations, orphan Qt libs, debug info",
+                )
+            )
+            first, plain_first = _first_result(ours), _first_result(plain)
+            rows.append(
+                Row(
+                    area="build",
+                    name=f"calculator {mode} start to first worker result",
+                    value=first * 1000,
+                    unit="ms",
+                    peer="pyinstaller",
+                    peer_value=plain_first * 1000,
+                    target=("<=", 0.6 if onefile else 1.0),
+                    note=f"median of {RUNS} warm runs, self-test mode, headless",
+                )
+            )
+    return rows
