@@ -86,6 +86,10 @@ class Pool(Executor):
             stop_grace=stop_grace,
             name=name,
         )
+        if self._supervisor.start_error is not None:
+            # Typically multiprocessing's "start a new process before ... bootstrapping": a
+            # Pool created at import time of a module that spawned children re-import.
+            raise self._supervisor.start_error
         # Collected without shutdown(): stop the workers once queued work is done (as CPython's
         # executors do). The finalizer holds the supervisor, never the pool.
         weakref.finalize(self, Supervisor.shutdown, self._supervisor, False, False, False)

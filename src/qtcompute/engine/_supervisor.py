@@ -180,8 +180,15 @@ class Supervisor:
         self._wakeup_reader, self._wakeup_writer = ctx.Pipe(duplex=False)
         self._wakeup_pending = False
         self._waiter = Waiter()
+        self._spawned = threading.Event()
+        self.start_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"{name}-supervisor", daemon=True)
         self._thread.start()
+        # Workers are started by the supervisor thread, never by the caller's: on Linux a
+        # worker's PR_SET_PDEATHSIG fires when the *thread* that started it ends, and the caller
+        # may be a short-lived thread. Wait for that first start so pids() and stats() are
+        # meaningful as soon as the pool exists.
+        self._spawned.wait()
 
     # --- submit side (caller threads) ----------------------------------------------------------
 
@@ -418,9 +425,15 @@ class Supervisor:
         self._waiter.add(self._wakeup_reader, _WAKE)
         try:
             out = Outbox()
-            with self._lock:
-                self._spawn_missing(out)
-                timeout = self._next_timeout()
+            try:
+                with self._lock:
+                    self._spawn_missing(out)
+                    timeout = self._next_timeout()
+            except BaseException as exc:
+                self.start_error = exc
+                raise
+            finally:
+                self._spawned.set()
             out.deliver()
             while True:
                 ready = self._waiter.wait(timeout)
@@ -566,7 +579,7 @@ class Supervisor:
                 exitcode=exitcode,
             )
             out.settle(task, error=error)
-        if starting:
+        if starting and not _killed_from_outside(exitcode):
             self._start_failures += 1
             if self._start_failures >= MAX_START_FAILURES:
                 self._break(
@@ -672,6 +685,14 @@ class Supervisor:
             self._wakeup_writer,
         ):
             conn.close()
+
+
+def _killed_from_outside(exitcode: int | None) -> bool:
+    """SIGKILL/SIGTERM say nothing about whether a worker *can* start (an impatient user, a
+    chaos test); exits and crash signals during start-up do, and those count as failures."""
+    import signal
+
+    return exitcode in (-signal.SIGKILL, -signal.SIGTERM) if sys.platform != "win32" else False
 
 
 def _cancel_pending(task: Task, out: Outbox) -> None:

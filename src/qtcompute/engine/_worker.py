@@ -125,26 +125,39 @@ def report_progress(value: Any) -> None:
         _reporter.report(value)
 
 
-class _ForwardingStream:
-    """Stands in for a missing ``sys.stdout``/``sys.stderr``: text goes to the parent."""
+class _SafeStream:
+    """Wraps a worker's ``sys.stdout``/``sys.stderr`` so that writing can never crash a task.
 
-    encoding = "utf-8"
-    errors = "replace"
+    A windowed frozen app starts every process with ``sys.stdout is None``; a parent started
+    with closed descriptors hands its children a descriptor 1 or 2 that is something else
+    entirely (writes fail with EBADF). In both cases the text goes to the parent over the
+    worker's pipe instead, where it reaches the parent's stream or, lacking one, its log.
+    """
 
-    def __init__(self, channel: _Channel, name: str) -> None:
+    def __init__(self, original: Any, channel: _Channel, name: str) -> None:
+        self._original = original
         self._channel = channel
         self._name = name
 
     def write(self, text: str) -> int:
+        if self._original is not None:
+            try:
+                return self._original.write(text)
+            except (OSError, ValueError):
+                self._original = None  # broken for good: forward from now on
         if text:
             try:
                 self._channel.send(msg.CONTROL, msg.Output(self._name, str(text)))
             except Exception:
-                pass  # the parent is gone or the pipe is closing: output is dropped, never fatal
+                pass  # the parent is gone or the pipe is closing: dropped, never fatal
         return len(text)
 
     def flush(self) -> None:
-        pass
+        if self._original is not None:
+            try:
+                self._original.flush()
+            except (OSError, ValueError):
+                self._original = None
 
     def isatty(self) -> bool:
         return False
@@ -152,12 +165,19 @@ class _ForwardingStream:
     def writable(self) -> bool:
         return True
 
+    @property
+    def encoding(self) -> str:
+        return getattr(self._original, "encoding", None) or "utf-8"
+
+    def __getattr__(self, name: str) -> Any:  # fileno(), buffer, errors... of the original
+        if self._original is None:
+            raise AttributeError(name)
+        return getattr(self._original, name)
+
 
 def _make_streams_safe(channel: _Channel) -> None:
-    if sys.stdout is None:
-        sys.stdout = _ForwardingStream(channel, "stdout")  # type: ignore[assignment]
-    if sys.stderr is None:
-        sys.stderr = _ForwardingStream(channel, "stderr")  # type: ignore[assignment]
+    sys.stdout = _SafeStream(sys.stdout, channel, "stdout")  # type: ignore[assignment]
+    sys.stderr = _SafeStream(sys.stderr, channel, "stderr")  # type: ignore[assignment]
 
 
 def _watch_parent(lifeline: Connection, parent_pid: int) -> None:

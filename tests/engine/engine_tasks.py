@@ -1,0 +1,151 @@
+"""Task functions for the engine tests. Module level, so that spawned workers can import them."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import sys
+import threading
+import time
+
+from qtcompute import report_progress
+
+
+def add(x, y):
+    return x + y
+
+
+def square(x):
+    return x * x
+
+
+def getpid():
+    return os.getpid()
+
+
+def fail(message):
+    raise ValueError(message)
+
+
+def wait_for_gate(path):
+    """Block until the test opens the FIFO at ``path`` for writing and closes it."""
+    with open(path) as fifo:
+        fifo.read()
+    return "released"
+
+
+def compute_forever():
+    """A long computation that never ends on its own (in C, then in Python)."""
+    while True:
+        time.sleep(3600)
+
+
+def python_loop_forever():
+    while True:
+        pass
+
+
+def segfault():
+    ctypes.string_at(0)
+
+
+def exit_now(code):
+    os._exit(code)
+
+
+def raise_memory_error():
+    raise MemoryError("pretend the allocation failed")
+
+
+def allocate_beyond_limit():
+    import resource
+
+    limit = 1 << 30
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    data = bytearray(2 * limit)
+    return len(data)
+
+
+def report(n):
+    for i in range(n):
+        report_progress(i)
+    return n
+
+
+def generate(n):
+    yield from range(n)
+    return "done"
+
+
+def return_lock():
+    return threading.Lock()
+
+
+def print_and_log(text):
+    print(f"stdout: {text}")
+    print(f"stderr: {text}", file=sys.stderr)
+    logging.getLogger("user.worker").warning("log: %s", text)
+    return text
+
+
+class UnpicklableError(Exception):
+    def __init__(self, a, b):  # required args not passed to super(): cannot be unpickled
+        super().__init__(f"{a}-{b}")
+
+
+def raise_unpicklable_error():
+    raise UnpicklableError(1, 2)
+
+
+def _raise(message):
+    raise RuntimeError(message)
+
+
+class CrashAtPickle:
+    def __reduce__(self):
+        raise RuntimeError("cannot pickle this on purpose")
+
+
+class ExitAtUnpickle:
+    def __reduce__(self):
+        return (os._exit, (7,))
+
+
+class ErrorAtUnpickle:
+    def __reduce__(self):
+        return (_raise, ("failed to unpickle on purpose",))
+
+
+def identity(value):
+    return value
+
+
+def return_error_at_unpickle():
+    return ErrorAtUnpickle()
+
+
+INIT_STATE = None
+
+
+def init_state(value):
+    global INIT_STATE
+    INIT_STATE = (value, os.getpid())
+
+
+def get_init_state():
+    return INIT_STATE
+
+
+def init_raises():
+    raise RuntimeError("the initializer broke on purpose")
+
+
+def init_exits():
+    os._exit(5)
+
+
+def start_method_of_worker():
+    import multiprocessing
+
+    return multiprocessing.current_process().name, " ".join(sys.argv)
