@@ -23,8 +23,8 @@ run: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/ruff check src tests examples benchmarks
 	@$(BIN)/ruff format --check src tests examples benchmarks
-	QT_QPA_PLATFORM=offscreen QT_API=pyqt5 $(BIN)/python -m pytest
-	if [ -d tests/qt ]; then QT_QPA_PLATFORM=offscreen QT_API=pyside6 $(BIN)/python -m pytest tests/qt -p no:cacheprovider; fi
+	QT_QPA_PLATFORM=offscreen QT_API=pyqt5 PYTEST_QT_API=pyqt5 $(BIN)/python -m pytest
+	if [ -d tests/qt ]; then QT_QPA_PLATFORM=offscreen QT_API=pyside6 PYTEST_QT_API=pyside6 $(BIN)/python -m pytest tests/qt -p no:cacheprovider; fi
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m benchmarks
@@ -35,6 +35,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src tests examples benchmarks
 	$(BIN)/ruff check --fix src tests examples benchmarks
+
+# A screenshot of the calculator on a virtual X display (Debian's xvfb; installed by setup).
+screenshot: $(STAMP)
+	@sh tools/ensure-system.sh xvfb xauth
+	xvfb-run -a -s "-screen 0 1024x768x24" $(BIN)/python docs/screenshots/make_adder_screenshot.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+# One Qt binding per test run: qtpy and pytest-qt must agree, or both bindings get imported.
+os.environ.setdefault("QT_API", "pyqt5")
+os.environ.setdefault("PYTEST_QT_API", os.environ["QT_API"].lower())
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolate_environment() -> None:

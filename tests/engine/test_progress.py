@@ -65,3 +65,26 @@ def test_a_failing_progress_callback_does_not_break_the_task(make_pool, caplog):
 
 def test_report_progress_outside_a_worker_is_harmless():
     report_progress(1)  # no worker, no task: nothing to do, nothing raised
+
+
+def test_values_reported_before_subscribing_are_replayed(make_pool):
+    pool = make_pool(1)
+    future = pool.submit(tasks.report, 200)
+    assert future.result(timeout=30) == 200  # everything arrived before anyone subscribed
+    seen = []
+    future.add_progress_callback(seen.append)
+    assert seen == list(range(200))
+    later = []
+    future.add_progress_callback(later.append)
+    assert later == [], "only the first subscriber gets the backlog"
+
+
+def test_batch_progress_callbacks_get_tuples_in_order(make_pool):
+    pool = make_pool(1)
+    batches = []
+    future = pool.submit(tasks.report, 20_000)
+    future.add_progress_callback(batches.append, batch=True)
+    assert future.result(timeout=30) == 20_000
+    assert all(isinstance(batch, tuple) for batch in batches)
+    assert [v for batch in batches for v in batch] == list(range(20_000))
+    assert len(batches) < 20_000, "values were coalesced into frames"

@@ -17,6 +17,8 @@ log = logging.getLogger("qtcompute.engine")
 
 T = TypeVar("T")
 
+PROGRESS_BACKLOG = 100_000
+
 
 class TaskFuture(Future[T]):
     """The future of one task submitted to a :class:`~qtcompute.Pool`.
@@ -33,19 +35,33 @@ class TaskFuture(Future[T]):
         super().__init__()
         self.task_id = task_id
         self._supervisor = supervisor
-        self._progress_callbacks: list[Callable[[Any], object]] = []
-        self._progress_lock = threading.Lock()
+        self._progress_callbacks: list[tuple[Callable[[Any], object], bool]] = []
+        # Values that arrive before anyone subscribed (a worker may report before submit() has
+        # even returned); replayed to the first callback. Bounded: nobody may ever subscribe.
+        self._progress_backlog: list[Any] | None = []
+        # Re-entrant, and held while callbacks run: that is what keeps values in order when a
+        # callback is added while values are being delivered from another thread.
+        self._progress_lock = threading.RLock()
         self.pid: int | None = None
         """Process id of the worker running the task, once it runs."""
 
-    def add_progress_callback(self, fn: Callable[[Any], object]) -> None:
-        """Call ``fn(value)`` for every progress value the task reports from now on.
+    def add_progress_callback(self, fn: Callable[[Any], object], *, batch: bool = False) -> None:
+        """Call ``fn(value)`` for every progress value the task reports.
 
-        Called in the pool's supervisor thread, in the order the task reported, always before the
-        done callbacks. Exceptions raised by ``fn`` are logged and ignored, as for done callbacks.
+        Values reported before the first callback was added are replayed to it (the last
+        ``PROGRESS_BACKLOG`` of them), so no value is lost to the race between a fast worker and
+        the caller. With ``batch=True``, ``fn`` receives a tuple of the values that arrived
+        together (one call per frame, far cheaper under a flood).
+
+        Callbacks run in a pool thread or in the thread blocked in :meth:`result`, in the order
+        the task reported, always before the done callbacks. Exceptions raised by ``fn`` are
+        logged and ignored, as for done callbacks.
         """
         with self._progress_lock:
-            self._progress_callbacks.append(fn)
+            self._progress_callbacks.append((fn, batch))
+            backlog, self._progress_backlog = self._progress_backlog, None
+            if backlog:
+                _call_progress(self, fn, batch, tuple(backlog))
 
     def stop(self) -> bool:
         """Stop the task whether or not it has started.
@@ -76,13 +92,12 @@ class TaskFuture(Future[T]):
 
     def _report_progress(self, values: tuple[Any, ...]) -> None:
         with self._progress_lock:
-            callbacks = list(self._progress_callbacks)
-        for value in values:
-            for callback in callbacks:
-                try:
-                    callback(value)
-                except Exception:
-                    log.exception("progress callback %r of task %d raised", callback, self.task_id)
+            if self._progress_backlog is not None:
+                self._progress_backlog.extend(values)
+                del self._progress_backlog[:-PROGRESS_BACKLOG]
+                return
+            for fn, batch in self._progress_callbacks:
+                _call_progress(self, fn, batch, values)
 
     def _set_stopped(self) -> bool:
         """End a *running* future as cancelled (``cancel()`` refuses running futures).
@@ -105,3 +120,16 @@ def _remaining(timeout: float | None, deadline: float | None) -> float | None:
     if timeout is None or deadline is None:
         return timeout
     return max(0.0, deadline - time.monotonic())
+
+
+def _call_progress(
+    future: TaskFuture[Any], fn: Callable[[Any], object], batch: bool, values: tuple[Any, ...]
+) -> None:
+    try:
+        if batch:
+            fn(values)
+        else:
+            for value in values:
+                fn(value)
+    except Exception:
+        log.exception("progress callback %r of task %d raised", fn, future.task_id)

@@ -120,10 +120,7 @@ class Pool(Executor):
         if timeout is _DEFAULT_TIMEOUT:
             timeout = self._task_timeout
         _check_timeout(timeout)
-        future = self._supervisor.submit(fn, tuple(args), dict(kwargs or {}), timeout)
-        if on_progress is not None:
-            future.add_progress_callback(on_progress)
-        return future
+        return self._supervisor.submit(fn, tuple(args), dict(kwargs or {}), timeout, on_progress)
 
     def map(
         self,

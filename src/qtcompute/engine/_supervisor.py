@@ -198,6 +198,7 @@ class Supervisor:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         timeout: float | None,
+        on_progress: Callable[[Any], object] | None = None,
     ) -> TaskFuture[Any]:
         if not callable(fn):
             raise TypeError(f"the task function must be callable, not {type(fn).__name__}")
@@ -211,6 +212,8 @@ class Supervisor:
                 raise PoolShutdownError("cannot schedule new tasks after shutdown()")
             task_id = next(self._task_ids)
             future: TaskFuture[Any] = TaskFuture(task_id, self)
+            if on_progress is not None:  # before dispatch: the worker may report at once
+                future.add_progress_callback(on_progress)
             task = Task(future, msg.encode_payload(task_id, msg.TASK_KIND, payload), label, timeout)
             self._pending.append(task)
             self._dispatch(out)
