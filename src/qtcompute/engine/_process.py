@@ -11,6 +11,7 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _messages as msg
+from qtcompute.engine._pipes import send_frame
 from qtcompute.engine._worker import worker_main
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class WorkerHandle:
         # Supervisor.wait_directly); while it does, the worker is "claimed" and the supervisor
         # leaves its pipe alone. POSIX only: it needs poll() on pipes.
         self.claimed = False
+        self.exit_seen = False
         self.poller: Any = None
         if sys.platform != "win32" and hasattr(select, "poll"):
             self.poller = select.poll()
@@ -85,7 +87,7 @@ class WorkerHandle:
         return any(ready_fd == fd for ready_fd, _ in self.poller.poll(0))
 
     def send(self, frame: bytes) -> None:
-        self.conn.send_bytes(frame)
+        send_frame(self.conn, frame)
 
     def ask_to_stop(self, grace: float) -> None:
         """Graceful stop: the worker exits after its current task (the seed's ``EXIT``)."""

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from qtcompute.engine import _messages as msg
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._pickling import dumps_task, unpack_exception
+from qtcompute.engine._pipes import recv_frame
 from qtcompute.engine._process import WorkerHandle, WorkerState
-from qtcompute.engine._waiter import Waiter
+from qtcompute.engine._waiter import make_waiter
 from qtcompute.engine.errors import (
     BrokenPoolError,
     PoolShutdownError,
@@ -179,7 +180,7 @@ class Supervisor:
         self._lifeline_reader, self._lifeline_writer = ctx.Pipe(duplex=False)
         self._wakeup_reader, self._wakeup_writer = ctx.Pipe(duplex=False)
         self._wakeup_pending = False
-        self._waiter = Waiter()
+        self._waiter = make_waiter()
         self._spawned = threading.Event()
         self.start_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"{name}-supervisor", daemon=True)
@@ -242,26 +243,36 @@ class Supervisor:
                 return
             worker.claimed = True
             self._waiter.remove(worker.conn)
-        fd = worker.conn.fileno()
         try:
             while not future.done():
-                if deadline is None:
-                    events = worker.poller.poll()
-                else:
-                    events = worker.poller.poll(max(0.0, deadline - time.monotonic()) * 1000)
-                if not any(ready_fd == fd for ready_fd, _ in events):
+                # Without a deadline, block in read() itself: a reply, or EOF when the worker
+                # dies or is stopped, ends it. With one, poll() first (one more system call).
+                if deadline is not None and not _readable_before(worker, deadline):
                     return  # timed out, or the sentinel fired: the supervisor takes over
+                try:
+                    frame = recv_frame(worker.conn)
+                except (EOFError, OSError):
+                    return  # the worker died: the supervisor reports it (sentinel)
                 out = Outbox()
                 with self._lock:
-                    if worker.eof or worker not in self._handles or not worker.has_frame():
+                    if worker not in self._handles:
                         return
-                    self._receive(worker, out)
+                    self._on_frame(worker, frame, out)
                 out.deliver()
         finally:
+            out = Outbox()
+            replace = False
             with self._lock:
                 worker.claimed = False
-                if not worker.eof and worker in self._handles:
-                    self._waiter.add(worker.conn, ("frame", worker))
+                if worker in self._handles:
+                    if worker.exit_seen:  # the supervisor left the death to us (see _handle)
+                        self._on_exit(worker, out)
+                        replace = True
+                    elif not worker.eof:
+                        self._waiter.add(worker.conn, ("frame", worker))
+            out.deliver()
+            if replace:
+                self.wake()  # replacements are started by the supervisor thread only
 
     def stop_task(self, future: TaskFuture[Any]) -> bool:
         out = Outbox()
@@ -483,16 +494,28 @@ class Supervisor:
             if tag[0] == "frame" and not worker.claimed and not worker.eof and worker.has_frame():
                 self._receive(worker, out)
         for tag in ready:
-            if tag[0] == "exit" and tag[1] in self._handles:
-                self._on_exit(tag[1], out)
+            worker = tag[1]
+            if tag[0] != "exit" or worker not in self._handles:
+                continue
+            if worker.claimed:
+                # A thread is reading this worker's pipe (possibly blocked in read()): it will
+                # read the frames sent before the death, then EOF, and report the death itself.
+                # Reaping now would close the pipe under its feet.
+                worker.exit_seen = True
+                self._waiter.remove(worker.sentinel)
+                continue
+            self._on_exit(worker, out)
 
     def _receive(self, worker: WorkerHandle, out: Outbox) -> None:
         try:
-            frame = worker.conn.recv_bytes()
+            frame = recv_frame(worker.conn)
         except (EOFError, OSError):
             worker.eof = True  # the sentinel reports the death itself
             self._waiter.remove(worker.conn)
             return
+        self._on_frame(worker, frame, out)
+
+    def _on_frame(self, worker: WorkerHandle, frame: bytes, out: Outbox) -> None:
         task_id = msg.task_id_of(frame)
         try:
             message = msg.decode(frame)
@@ -688,6 +711,13 @@ class Supervisor:
             self._wakeup_writer,
         ):
             conn.close()
+
+
+def _readable_before(worker: WorkerHandle, deadline: float) -> bool:
+    """Wait for a frame from ``worker`` until ``deadline``; False on timeout or its death."""
+    ms = max(0.0, deadline - time.monotonic()) * 1000
+    fd = worker.conn.fileno()
+    return any(ready == fd for ready, _ in worker.poller.poll(ms))
 
 
 def _killed_from_outside(exitcode: int | None) -> bool:

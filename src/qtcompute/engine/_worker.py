@@ -23,6 +23,7 @@ from typing import Any
 
 from qtcompute.engine import _messages as msg
 from qtcompute.engine._pickling import pack_exception
+from qtcompute.engine._pipes import recv_frame, send_frame
 
 # Exit codes, so the parent can tell a deliberate exit from a crash.
 EXIT_OK = 0
@@ -42,11 +43,11 @@ class _Channel:
     def send(self, task_id: int, message: Any) -> None:
         frame = msg.encode(task_id, message)
         with self.lock:
-            self.conn.send_bytes(frame)
+            send_frame(self.conn, frame)
 
     def send_frame(self, frame: bytes) -> None:
         with self.lock:
-            self.conn.send_bytes(frame)
+            send_frame(self.conn, frame)
 
 
 class _ProgressReporter:
@@ -238,7 +239,7 @@ def worker_main(
 def _serve(conn: Connection, channel: _Channel, reporter: _ProgressReporter) -> None:
     while True:
         try:
-            frame = conn.recv_bytes()
+            frame = recv_frame(conn)
         except (EOFError, OSError):
             return  # the parent closed our pipe: nothing more will come
         task_id = msg.task_id_of(frame)
