@@ -1,4 +1,4 @@
-"""Helpers shared by tests of every area (importable: tests/ is on sys.path via rootdir conftest)."""
+"""Helpers shared by the tests of every area (tests/ is on sys.path through its conftest)."""
 
 from __future__ import annotations
 
