@@ -52,7 +52,7 @@ def test_rule_docs_have_ruffs_shape_and_match_the_pages() -> None:
 
 
 def test_flake8_plugin_reports_the_same_findings() -> None:
-    source = (FIXTURES / "seed_calculator.pyw").read_text(encoding="utf-8")
+    source = (FIXTURES / "seed_calculator.py").read_text(encoding="utf-8")
     plugin = QtComputeChecker(ast.parse(source), "seed.py")
     found = sorted((line, col + 1, message[:5]) for line, col, message, _ in plugin.run())
     expected = sorted((f.line, f.col, f.code) for f in check_api.check_source(source))

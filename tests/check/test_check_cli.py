@@ -19,7 +19,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    shutil.copy(FIXTURES / "seed_calculator.pyw", tmp_path / "app.py")
+    shutil.copy(FIXTURES / "seed_calculator.py", tmp_path / "app.py")
     shutil.copy(FIXTURES / "clean_app.py", tmp_path / "clean.py")
     (tmp_path / "pkg").mkdir()
     shutil.copy(FIXTURES / "qc001.py", tmp_path / "pkg" / "worker.py")

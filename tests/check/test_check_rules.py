@@ -28,9 +28,7 @@ def _expected(source: str) -> tuple[set[tuple[int, str]], dict[tuple[int, str], 
     return places, columns
 
 
-@pytest.mark.parametrize(
-    "fixture", sorted([*FIXTURES.glob("*.py"), *FIXTURES.glob("*.pyw")]), ids=lambda p: p.name
-)
+@pytest.mark.parametrize("fixture", sorted(FIXTURES.glob("*.py")), ids=lambda p: p.name)
 def test_fixture(fixture: Path) -> None:
     source = fixture.read_text(encoding="utf-8")
     places, columns = _expected(source)
@@ -42,20 +40,20 @@ def test_fixture(fixture: Path) -> None:
 
 
 def test_fixture_prefilter_changes_nothing() -> None:
-    for fixture in [*FIXTURES.glob("*.py"), *FIXTURES.glob("*.pyw")]:
+    for fixture in sorted(FIXTURES.glob("*.py")):
         source = fixture.read_bytes()
         assert check_source(source, "f.py") == check_source(source, "f.py", prefilter=False)
 
 
 def test_every_rule_has_a_firing_case_and_a_silent_case() -> None:
     fired: set[str] = set()
-    for fixture in [*FIXTURES.glob("*.py"), *FIXTURES.glob("*.pyw")]:
+    for fixture in sorted(FIXTURES.glob("*.py")):
         fired |= {code for _, code in _expected(fixture.read_text(encoding="utf-8"))[0]}
     assert {rule.code for rule in RULES} <= fired
 
 
 def test_seed_script_gives_exactly_blocking_wait_and_swallowed_errors() -> None:
-    source = (FIXTURES / "seed_calculator.pyw").read_text(encoding="utf-8")
+    source = (FIXTURES / "seed_calculator.py").read_text(encoding="utf-8")
     codes = sorted(f.code for f in check_source(source, "seed.py"))
     assert codes == ["QC008", "QC009"]
     # no freeze-support finding: the seed calls freeze_support() first in its guard
@@ -66,7 +64,7 @@ def test_seed_fixture_is_the_seed_script() -> None:
     seed = Path(__file__).parents[3] / "shared" / "seed" / "000_9b8f5da2b090d47a.txt"
     if not seed.exists():
         pytest.skip("the seed article is not next to this checkout")
-    fixture = (FIXTURES / "seed_calculator.pyw").read_text(encoding="utf-8")
+    fixture = (FIXTURES / "seed_calculator.py").read_text(encoding="utf-8")
     body = re.sub(r"  # QC\d{3}(: \d+)?$", "", fixture, flags=re.M).split("\n", 2)[2]
     assert body.strip() in seed.read_text(encoding="utf-8")
 

@@ -218,6 +218,24 @@ class Module:
                     return found
         return None
 
+    def instance_values(
+        self, cls: ClassInfo, name: str, depth: int = 0
+    ) -> list[tuple[ast.expr, Scope, Pos]]:
+        """What ``self.<name> = value`` assigns in the methods of ``cls`` and its bases here.
+
+        Empty when no method assigns it: ``self.<name>`` is then a method (a bound method once
+        read), a class attribute, or unknown. When it is assigned, reading it gives one of these
+        values, not a bound method, even if it holds a function (``self.add_fn = add``).
+        """
+        found = list(cls.attrs.get(name, ()))
+        if depth > _MAX_DEPTH:
+            return found
+        for base in cls.node.bases:
+            parent = self.class_ref(base, cls.outer, pos(cls.node))
+            if parent is not None and parent is not cls:
+                found += self.instance_values(parent, name, depth + 1)
+        return found
+
     # -- functions and the call graph --------------------------------------------------------------
 
     def function_ref(self, expr: ast.expr, scope: Scope, at: Pos) -> FuncInfo | None:

@@ -9,6 +9,11 @@ The receiver must be known to be a process pool from an assignment in the same f
 qtcompute Qt bridge) or, when nothing in the file says what it is, be named like one
 (`process_pool`, `proc_executor`, `mp_pool`). Thread pools are never reported.
 
+An attribute of `self` that a method assigns (`self.work_fn = work` in `__init__`, possibly from
+a parameter) is judged by what was stored there, not as a bound method: it is reported only when
+everything stored in it is one of the above. A parameter is never reported, whatever its default,
+since a caller may pass a module-level function.
+
 ## Why is this bad?
 Under `spawn` (Windows, macOS, frozen apps) the function travels to the worker by pickle, which
 stores a module-level function by its qualified name and looks it up again in the worker. A
@@ -49,13 +54,15 @@ from qtcompute.check._scopes import Pos, Scope, pos
 from qtcompute.check._sends import iter_sends
 from qtcompute.check.rules._base import Hit, Rule
 
+_MAX_DEPTH = 12  # how far ``self.a = self.b`` chains are followed
 
-def _problem(module: Module, fn: ast.expr, scope: Scope, at: Pos) -> str | None:
+
+def _problem(module: Module, fn: ast.expr, scope: Scope, at: Pos, depth: int = 0) -> str | None:
     if isinstance(fn, ast.Lambda):
         return "a lambda"
     if isinstance(fn, ast.Call) and fn.args:
         if module.qualname(fn.func, scope, at) == "functools.partial":
-            return _problem(module, fn.args[0], scope, at)
+            return _problem(module, fn.args[0], scope, at, depth)
         return None
     if isinstance(fn, ast.Name):
         binding = module.resolve(fn.id, scope, at)
@@ -68,8 +75,22 @@ def _problem(module: Module, fn: ast.expr, scope: Scope, at: Pos) -> str | None:
                 return f"`{fn.id}` (defined in the main guard, which workers never run)"
         if binding.how == "value" and isinstance(binding.value, ast.Lambda):
             return f"`{fn.id}` (a lambda)"
+        # a parameter is opaque, even with a default: a caller may pass a module-level function
         return None
-    if isinstance(fn, ast.Attribute) and module.kind_of(fn.value, scope, at) == k.QT_OBJECT:
+    if not isinstance(fn, ast.Attribute):
+        return None
+    cls = module.self_class(fn.value, scope, at)
+    values = module.instance_values(cls, fn.attr) if cls is not None else []
+    if values:
+        # ``self.add_fn = add``: reading the attribute gives what was stored, not a bound method.
+        # Reported only when every value stored is a problem: which one runs is not known here.
+        if depth >= _MAX_DEPTH:
+            return None
+        problems = [_problem(module, v, v_scope, v_at, depth + 1) for v, v_scope, v_at in values]
+        if not all(problems):
+            return None
+        return f"`{short(fn)}` (set to {problems[0]})"
+    if module.kind_of(fn.value, scope, at) == k.QT_OBJECT:
         return f"`{short(fn)}` (a bound method of a Qt object)"
     return None
 
