@@ -87,3 +87,10 @@ def demo() -> None:
 def adder(qt_args: tuple[str, ...]) -> None:
     """The seed's addition calculator: the sum is computed in a worker process."""
     _run_example("adder", qt_args)
+
+
+@demo.command(context_settings={"ignore_unknown_options": True})
+@click.argument("qt_args", nargs=-1, type=click.UNPROCESSED)
+def mandelbrot(qt_args: tuple[str, ...]) -> None:
+    """The fractal explorer: tiles rendered by a pool of workers (wheel: zoom, drag: pan)."""
+    _run_example("mandelbrot", qt_args)
