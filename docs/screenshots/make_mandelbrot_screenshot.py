@@ -1,0 +1,100 @@
+"""Make docs/screenshots/mandelbrot.png: the fractal explorer after a render and a zoom, under Xvfb.
+
+    xvfb-run -a -s "-screen 0 1024x768x24" \
+        .venv/bin/python docs/screenshots/make_mandelbrot_screenshot.py
+
+Opens the real window on a pool of every core, waits for the whole set to render, zooms with
+the mouse wheel into the valley between the main cardioid and the period-2 bulb, drags that
+point to the middle, waits for the render to complete, then captures the window as the X server
+shows it (ImageMagick ``import``), falling back to ``QWidget.grab()`` when ``import`` is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent / "examples"))
+
+import mandelbrot  # noqa: E402
+from qtpy.QtCore import QEventLoop, QPoint, QPointF, Qt, QTimer  # noqa: E402
+from qtpy.QtGui import QWheelEvent  # noqa: E402
+from qtpy.QtTest import QTest  # noqa: E402
+from qtpy.QtWidgets import QApplication  # noqa: E402
+
+import qtcompute  # noqa: E402
+from qtcompute import Pool  # noqa: E402
+
+OUT = HERE / "mandelbrot.png"
+TARGET = (-0.7480, 0.1030)
+"""The valley's seahorses: the point the wheel zooms around."""
+NOTCHES = 18
+
+
+def wait_until(app: QApplication, done, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+    """Run the event loop, blocked on events (the workers need the cores), until ``done()``."""
+    deadline = time.monotonic() + timeout
+    guard = QTimer()  # wakes the loop now and then so that the clock is looked at
+    guard.start(50)
+    try:
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the render did not complete")
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+    finally:
+        guard.stop()
+
+
+def rendered(window: mandelbrot.MandelbrotWindow) -> bool:
+    return not window.is_rendering() and window.tiles_done == len(window.tiles)
+
+
+def main() -> int:
+    app = QApplication(sys.argv)
+    window = mandelbrot.MandelbrotWindow(Pool())
+    window.show()
+    wait_until(app, lambda: rendered(window))
+
+    # One wheel event over the target point, as a user zooming in would send.
+    view, w, h = window.view, window.image.width(), window.image.height()
+    scale = view.span / w
+    pos = QPointF(
+        (TARGET[0] - view.center_x) / scale + w / 2, (view.center_y - TARGET[1]) / scale + h / 2
+    )
+    wheel = QWheelEvent(
+        pos,
+        QPointF(window.canvas.mapToGlobal(pos.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 120 * NOTCHES),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(window.canvas, wheel)
+    wait_until(app, lambda: rendered(window))
+
+    # Then drag the target to the middle (the zoom kept it under the pointer).
+    middle = QPoint(w // 2, h // 2)
+    QTest.mousePress(window.canvas, Qt.MouseButton.LeftButton, pos=pos.toPoint())
+    QTest.mouseMove(window.canvas, middle)
+    QTest.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=middle)
+    wait_until(app, lambda: rendered(window))
+    wait_until(app, lambda: window.workers_label.text().startswith("workers busy: 0/"))
+    deadline = time.monotonic() + 0.5  # let the last repaint reach the X server
+    wait_until(app, lambda: time.monotonic() > deadline)
+    if shutil.which("import"):
+        subprocess.run(["import", "-window", str(int(window.winId())), str(OUT)], check=True)
+    else:
+        window.grab().save(str(OUT))
+    print(f"written: {OUT}  ({window.status.text()})")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(qtcompute.run(main))
