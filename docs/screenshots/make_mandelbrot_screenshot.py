@@ -55,7 +55,7 @@ def rendered(window: mandelbrot.MandelbrotWindow) -> bool:
 
 def main() -> int:
     app = QApplication(sys.argv)
-    window = mandelbrot.MandelbrotWindow(Pool())
+    window = mandelbrot.MandelbrotWindow(Pool(initializer=mandelbrot.lower_priority))
     window.show()
     wait_until(app, lambda: rendered(window))
 
