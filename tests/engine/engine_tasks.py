@@ -149,3 +149,42 @@ def start_method_of_worker():
     import multiprocessing
 
     return multiprocessing.current_process().name, " ".join(sys.argv)
+
+
+def double(array):
+    return array * 2
+
+
+def total(array):
+    return float(array.sum())
+
+
+def fail_with_array(array):
+    raise ValueError(f"refused an array of {array.nbytes} bytes")
+
+
+def segfault_with_array(array):
+    ctypes.string_at(0)
+
+
+def array_after_ignoring_terminate(gate_path, nbytes):
+    """Return a large array *after* the pool gave up on the task (a late frame)."""
+    import signal
+
+    import numpy as np
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    wait_for_gate(gate_path)
+    return np.ones(nbytes // 8)
+
+
+def shm_backed(array):
+    """True if ``array``'s memory is a shared-memory mapping, not a private copy."""
+    import mmap
+
+    base = array
+    while base is not None:
+        if isinstance(base, mmap.mmap):
+            return True
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
+    return False

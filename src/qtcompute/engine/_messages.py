@@ -16,6 +16,8 @@ import pickle
 import struct
 from typing import Any, NamedTuple
 
+from qtcompute.engine import _shm
+
 PROTOCOL = 5
 CONTROL = 0
 _HEADER = struct.Struct("<QB")
@@ -109,18 +111,47 @@ _KINDS: tuple[type[Any], ...] = (
     Pong,
 )
 _KIND_OF = {cls: kind for kind, cls in enumerate(_KINDS)}
-TASK_KIND = _KIND_OF[RunTask]
 
 
-def encode(task_id: int, message: Any) -> bytes:
-    return _HEADER.pack(task_id, _KIND_OF[type(message)]) + pickle.dumps(
-        tuple(message), protocol=PROTOCOL
-    )
+# A kind byte with this bit set is followed by the shared-memory segments that hold the
+# message's large buffers (see _shm): a 4-byte length and the pickled list of (name, size).
+_OUT_OF_BAND = 0x80
+_LENGTH = struct.Struct("<I")
 
 
-def encode_payload(task_id: int, kind: int, payload: bytes) -> bytes:
-    """A frame around fields pickled beforehand (tasks are pickled at submit, in the caller)."""
-    return _HEADER.pack(task_id, kind) + payload
+class Body(NamedTuple):
+    """A message pickled, ready to be framed with a task id."""
+
+    kind: int
+    data: bytes
+    segments: list[str]
+    """Names of the shared-memory segments it refers to (released if it is never delivered)."""
+
+
+def encode_body(message_type: type[Any], fields: tuple[Any, ...], out_of_band: bool) -> Body:
+    """Pickle ``fields``; with ``out_of_band``, large buffers go to shared memory."""
+    kind = _KIND_OF[message_type]
+    if not (out_of_band and _shm.AVAILABLE):
+        return Body(kind, pickle.dumps(fields, protocol=PROTOCOL), [])
+    outgoing = _shm.Outgoing()
+    try:
+        data = pickle.dumps(fields, protocol=PROTOCOL, buffer_callback=outgoing)
+    except BaseException:
+        outgoing.discard()
+        raise
+    if not outgoing.segments:
+        return Body(kind, data, [])
+    table = pickle.dumps(outgoing.segments, protocol=PROTOCOL)
+    names = [name for name, _size in outgoing.segments]
+    return Body(kind | _OUT_OF_BAND, _LENGTH.pack(len(table)) + table + data, names)
+
+
+def frame(task_id: int, body: Body) -> bytes:
+    return _HEADER.pack(task_id, body.kind) + body.data
+
+
+def encode(task_id: int, message: Any, *, out_of_band: bool = False) -> bytes:
+    return frame(task_id, encode_body(type(message), tuple(message), out_of_band))
 
 
 def task_id_of(frame: bytes) -> int:
@@ -128,6 +159,25 @@ def task_id_of(frame: bytes) -> int:
 
 
 def decode(frame: bytes) -> Any:
+    """The message in ``frame``; its shared-memory segments are mapped and unlinked."""
     _task_id, kind = _HEADER.unpack_from(frame)
-    fields = pickle.loads(memoryview(frame)[HEADER_SIZE:])
+    view = memoryview(frame)[HEADER_SIZE:]
+    if kind & _OUT_OF_BAND:
+        kind &= ~_OUT_OF_BAND
+        (size,) = _LENGTH.unpack_from(view)
+        segments = pickle.loads(view[_LENGTH.size : _LENGTH.size + size])
+        buffers = _shm.attach(segments)
+        fields = pickle.loads(view[_LENGTH.size + size :], buffers=buffers)
+    else:
+        fields = pickle.loads(view)
     return _KINDS[kind]._make(fields)
+
+
+def release(frame: bytes) -> None:
+    """Unlink the segments of a frame that will never be decoded (its task already ended)."""
+    _task_id, kind = _HEADER.unpack_from(frame)
+    if kind & _OUT_OF_BAND:
+        view = memoryview(frame)[HEADER_SIZE:]
+        (size,) = _LENGTH.unpack_from(view)
+        segments = pickle.loads(view[_LENGTH.size : _LENGTH.size + size])
+        _shm.release([name for name, _size in segments])

@@ -11,7 +11,7 @@ import pickle
 import traceback
 from typing import Any
 
-from qtcompute.engine._messages import PROTOCOL, Failure
+from qtcompute.engine._messages import PROTOCOL, Body, Failure, RunTask, encode_body
 from qtcompute.engine.errors import NotPicklableError, RemoteError, RemoteTraceback
 
 _QT_MODULES = ("PyQt5", "PyQt6", "PySide2", "PySide6", "shiboken", "sip", "qtpy")
@@ -23,10 +23,11 @@ _FIX = (
 )
 
 
-def dumps_task(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-    """Pickle a task, or raise :class:`NotPicklableError` naming the culprit."""
+def dumps_task(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Body:
+    """Pickle a task (large arrays into shared memory), or raise :class:`NotPicklableError`
+    naming the culprit."""
     try:
-        return pickle.dumps((fn, args, kwargs), protocol=PROTOCOL)
+        return encode_body(RunTask, (fn, args, kwargs), out_of_band=True)
     except Exception as exc:
         raise NotPicklableError(_describe_culprit(fn, args, kwargs, exc)) from exc
 

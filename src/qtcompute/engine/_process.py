@@ -71,13 +71,37 @@ class WorkerHandle:
         # A thread blocked in TaskFuture.result() may read this worker's replies itself (see
         # Supervisor.wait_directly); while it does, the worker is "claimed" and the supervisor
         # leaves its pipe alone. POSIX only: it needs poll() on pipes.
-        self.claimed = False
+        self.claimed = 0  # ident of the thread reading this worker's replies, 0 for none
         self.exit_seen = False
         self.poller: Any = None
+        self.kick_fds: tuple[int, int] | None = None
         if sys.platform != "win32" and hasattr(select, "poll"):
+            # The kick pipe wakes the claiming thread when another thread settles its task
+            # (timeout, stop, shutdown) while the worker itself stays silent.
+            self.kick_fds = os.pipe()
             self.poller = select.poll()
             self.poller.register(self.conn.fileno(), select.POLLIN)
-            self.poller.register(self.sentinel, select.POLLIN)
+            self.poller.register(self.kick_fds[0], select.POLLIN)
+
+    def kick(self) -> None:
+        if self.kick_fds is not None:
+            try:
+                os.write(self.kick_fds[1], b"k")
+            except OSError:
+                pass
+
+    def wait_readable(self, deadline: float | None) -> bool:
+        """Block until a frame (or EOF) can be read; False on a kick or at the deadline."""
+        ms = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
+        fd = self.conn.fileno()
+        readable = False
+        for ready, _events in self.poller.poll(ms):
+            if ready == fd:
+                readable = True
+            else:
+                os.read(ready, 512)  # drain the kick
+                return False
+        return readable
 
     def has_frame(self) -> bool:
         """True if a frame (or EOF) can be read now without blocking."""
@@ -120,4 +144,8 @@ class WorkerHandle:
         exitcode = self.process.exitcode
         self.conn.close()
         self.process.close()
+        if self.kick_fds is not None:
+            for fd in self.kick_fds:
+                os.close(fd)
+            self.kick_fds = None
         return exitcode

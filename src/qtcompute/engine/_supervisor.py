@@ -29,6 +29,7 @@ from concurrent.futures import Future, InvalidStateError
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from qtcompute.engine import _messages as msg
+from qtcompute.engine import _shm
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._pickling import dumps_task, unpack_exception
 from qtcompute.engine._pipes import recv_frame
@@ -85,10 +86,27 @@ class PoolEvent(NamedTuple):
 class Task:
     """One submitted task as the supervisor tracks it."""
 
-    __slots__ = ("deadline", "finished", "frame", "future", "label", "started", "timeout")
+    __slots__ = (
+        "deadline",
+        "finished",
+        "frame",
+        "future",
+        "label",
+        "segments",
+        "started",
+        "timeout",
+    )
 
-    def __init__(self, future: TaskFuture, frame: bytes, label: str, timeout: float | None):
+    def __init__(
+        self,
+        future: TaskFuture,
+        frame: bytes,
+        label: str,
+        timeout: float | None,
+        segments: list[str],
+    ) -> None:
         self.future = future
+        self.segments = segments  # shared memory holding its large arguments, if any
         self.frame: bytes | None = frame
         self.label = label
         self.timeout = timeout
@@ -107,18 +125,29 @@ class Outbox:
 
     def settle(self, task: Task, result: Any = None, error: BaseException | None = None) -> None:
         """Settle a task exactly once (callers hold the lock, so ``finished`` is race-free)."""
-        if task.finished:
-            return
-        task.finished = True
-        task.frame = None
-        self.actions.append((_settle_future, (task.future, result, error)))
+        if self._end(task):
+            self.actions.append((_settle_future, (task.future, result, error)))
 
     def cancel_running(self, task: Task) -> None:
+        if self._end(task):
+            self.actions.append((task.future._set_stopped, ()))
+
+    def cancel_pending(self, task: Task) -> None:
+        if task.started:  # put back in the queue after a failed send: already marked running
+            self.cancel_running(task)
+        elif self._end(task):
+            self.actions.append((task.future.cancel, ()))
+
+    def _end(self, task: Task) -> bool:
         if task.finished:
-            return
+            return False
         task.finished = True
         task.frame = None
-        self.actions.append((task.future._set_stopped, ()))
+        if task.segments:
+            # Normally the worker unlinked them when it read the task; if it never did
+            # (cancelled, crashed, stopped first), this is what frees the shared memory.
+            self.actions.append((_shm.release, (task.segments,)))
+        return True
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
         self.actions.append((fn, args))
@@ -203,7 +232,7 @@ class Supervisor:
     ) -> TaskFuture[Any]:
         if not callable(fn):
             raise TypeError(f"the task function must be callable, not {type(fn).__name__}")
-        payload = dumps_task(fn, args, kwargs)  # pickling errors surface here, in the caller
+        body = dumps_task(fn, args, kwargs)  # pickling errors surface here, in the caller
         label = getattr(fn, "__qualname__", None) or repr(fn)
         out = Outbox()
         with self._lock:
@@ -215,7 +244,7 @@ class Supervisor:
             future: TaskFuture[Any] = TaskFuture(task_id, self)
             if on_progress is not None:  # before dispatch: the worker may report at once
                 future.add_progress_callback(on_progress)
-            task = Task(future, msg.encode_payload(task_id, msg.TASK_KIND, payload), label, timeout)
+            task = Task(future, msg.frame(task_id, body), label, timeout, body.segments)
             self._pending.append(task)
             self._dispatch(out)
             wake = timeout is not None and task.deadline is not None
@@ -241,14 +270,12 @@ class Supervisor:
             worker = self._running.get(future.task_id)
             if worker is None or worker.claimed or worker.eof or worker.poller is None:
                 return
-            worker.claimed = True
+            worker.claimed = threading.get_ident()
             self._waiter.remove(worker.conn)
         try:
             while not future.done():
-                # Without a deadline, block in read() itself: a reply, or EOF when the worker
-                # dies or is stopped, ends it. With one, poll() first (one more system call).
-                if deadline is not None and not _readable_before(worker, deadline):
-                    return  # timed out, or the sentinel fired: the supervisor takes over
+                if not worker.wait_readable(deadline):
+                    return  # timed out, or kicked: another thread settled the task
                 try:
                     frame = recv_frame(worker.conn)
                 except (EOFError, OSError):
@@ -263,7 +290,7 @@ class Supervisor:
             out = Outbox()
             replace = False
             with self._lock:
-                worker.claimed = False
+                worker.claimed = 0
                 if worker in self._handles:
                     if worker.exit_seen:  # the supervisor left the death to us (see _handle)
                         self._on_exit(worker, out)
@@ -294,7 +321,7 @@ class Supervisor:
             self._stop_running = self._stop_running or stop_running
             if cancel_futures:
                 while self._pending:
-                    _cancel_pending(self._pending.popleft(), out)
+                    out.cancel_pending(self._pending.popleft())
         out.deliver()
         self.wake()
         if wait and threading.current_thread() is not self._thread:
@@ -367,7 +394,7 @@ class Supervisor:
                 continue
             if not task.started:
                 if not task.future.set_running_or_notify_cancel():
-                    task.finished = True  # cancelled while it waited
+                    Outbox._end(out, task)  # cancelled while it waited: free its memory
                     continue
                 task.started = True
             worker = self._idle.pop()
@@ -397,6 +424,8 @@ class Supervisor:
             self._emit(out, WorkerState.READY, worker)
 
     def _finish_task(self, worker: WorkerHandle) -> Task | None:
+        if worker.claimed and worker.claimed != threading.get_ident():
+            worker.kick()  # its waiter is blocked on a pipe that may stay silent
         task = worker.task
         if task is not None:
             self._running.pop(task.future.task_id, None)
@@ -517,13 +546,14 @@ class Supervisor:
 
     def _on_frame(self, worker: WorkerHandle, frame: bytes, out: Outbox) -> None:
         task_id = msg.task_id_of(frame)
+        task = worker.task
+        if task_id != msg.CONTROL and (task is None or task.future.task_id != task_id):
+            out.call(msg.release, frame)  # a late frame of a settled task (timed out, stopped)
+            return
         try:
             message = msg.decode(frame)
         except Exception as exc:
             message = exc
-        task = worker.task
-        if task_id != msg.CONTROL and (task is None or task.future.task_id != task_id):
-            return  # a late frame of a task already settled (timed out or stopped)
         if isinstance(message, msg.Result):
             self._finish_task(worker)
             out.settle(task, result=message.value)  # type: ignore[arg-type]
@@ -700,7 +730,7 @@ class Supervisor:
             if error is not None:
                 out.settle(task, error=error)
             else:
-                _cancel_pending(task, out)
+                out.cancel_pending(task)
 
     def _close(self) -> None:
         self._waiter.close()
@@ -713,28 +743,12 @@ class Supervisor:
             conn.close()
 
 
-def _readable_before(worker: WorkerHandle, deadline: float) -> bool:
-    """Wait for a frame from ``worker`` until ``deadline``; False on timeout or its death."""
-    ms = max(0.0, deadline - time.monotonic()) * 1000
-    fd = worker.conn.fileno()
-    return any(ready == fd for ready, _ in worker.poller.poll(ms))
-
-
 def _killed_from_outside(exitcode: int | None) -> bool:
     """SIGKILL/SIGTERM say nothing about whether a worker *can* start (an impatient user, a
     chaos test); exits and crash signals during start-up do, and those count as failures."""
     import signal
 
     return exitcode in (-signal.SIGKILL, -signal.SIGTERM) if sys.platform != "win32" else False
-
-
-def _cancel_pending(task: Task, out: Outbox) -> None:
-    if task.started:  # put back in the queue after a failed send: already marked running
-        out.cancel_running(task)
-    elif not task.finished:
-        task.finished = True
-        task.frame = None
-        out.call(task.future.cancel)
 
 
 def _write_output(pid: int, stream_name: str, text: str) -> None:

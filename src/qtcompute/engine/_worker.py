@@ -273,7 +273,7 @@ def _run(task_id: int, frame: bytes, reporter: _ProgressReporter) -> bytes:
 
 
 def _encode_result(task_id: int, value: Any, reporter: _ProgressReporter) -> bytes:
-    frame = msg.encode(task_id, msg.Result(value))
+    frame = msg.encode(task_id, msg.Result(value), out_of_band=True)
     reporter.end()  # progress goes out before the result
     return frame
 

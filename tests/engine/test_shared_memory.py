@@ -1,0 +1,167 @@
+"""Large NumPy arrays travel through shared memory, and /dev/shm keeps nothing on any path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import engine_tasks as tasks
+import pytest
+from engine_support import wait_gone
+
+from qtcompute import Pool
+from qtcompute.errors import TaskTimeoutError, WorkerCrashedError
+from tests_support import shm_entries
+
+np = pytest.importorskip("numpy")
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/shm")
+
+BIG = 4 << 20  # bytes: above the 1 MiB threshold
+
+
+@pytest.fixture
+def no_new_shm():
+    before = shm_entries()
+    yield
+    assert shm_entries() - before == set(), "shared memory left in /dev/shm"
+
+
+def big_array(seed: int = 0):
+    return np.arange(BIG // 8, dtype=np.float64) + seed
+
+
+def test_round_trip_is_correct_and_zero_copy(make_pool, no_new_shm):
+    pool = make_pool(1)
+    array = big_array()
+    result = pool.submit(tasks.double, array).result(timeout=60)
+    assert np.array_equal(result, array * 2)
+    assert tasks.shm_backed(result), "the result should be a view of shared memory"
+    result[0] = 42.0  # writable, like any array returned by a function
+    assert pool.submit(tasks.total, array).result(timeout=60) == float(array.sum())
+
+
+def test_small_arrays_and_non_contiguous_arrays(make_pool, no_new_shm):
+    pool = make_pool(1)
+    small = np.arange(10)
+    assert np.array_equal(pool.submit(tasks.double, small).result(timeout=60), small * 2)
+    strided = big_array()[::2]
+    assert np.array_equal(pool.submit(tasks.double, strided).result(timeout=60), strided * 2)
+
+
+def test_task_error(make_pool, no_new_shm):
+    with pytest.raises(ValueError, match="refused an array"):
+        make_pool(1).submit(tasks.fail_with_array, big_array()).result(timeout=60)
+
+
+def test_cancelled_before_it_ran(make_pool, gate, no_new_shm):
+    pool = make_pool(1)
+    pool.ping(timeout=60)
+    blocker = pool.submit(tasks.wait_for_gate, gate.path)
+    queued = [pool.submit(tasks.double, big_array(i)) for i in range(3)]
+    assert all(f.cancel() for f in queued)
+    gate.release()
+    assert blocker.result(timeout=60) == "released"
+
+
+def test_worker_crash(make_pool, no_new_shm):
+    pool = make_pool(1)
+    pool.ping(timeout=60)
+    with pytest.raises(WorkerCrashedError):
+        pool.submit(tasks.segfault_with_array, big_array()).result(timeout=60)
+    assert pool.submit(tasks.total, big_array()).result(timeout=60) > 0
+
+
+def test_stopped_while_running(make_pool, no_new_shm):
+    pool = make_pool(1)
+    pool.ping(timeout=60)
+    future = pool.schedule(tasks.double, (big_array(),), timeout=60)
+    future.stop()
+    assert future.cancelled()
+    pool.shutdown()
+
+
+def test_late_result_of_a_timed_out_task_is_released(make_pool, gate, no_new_shm):
+    pool = make_pool(1, stop_grace=3)
+    pool.ping(timeout=60)
+    future = pool.schedule(tasks.array_after_ignoring_terminate, (gate.path, BIG), timeout=1.0)
+    with pytest.raises(TaskTimeoutError):
+        future.result(timeout=60)
+    gate.release()  # the worker ignored SIGTERM: it now sends its (late) array, then exits
+    pool.shutdown(wait=True, stop_running=True)
+
+
+def test_shutdown_cancels_queued_array_tasks(start_method, gate, no_new_shm):
+    pool = Pool(1, start_method=start_method)
+    pool.ping(timeout=60)
+    blocker = pool.submit(tasks.wait_for_gate, gate.path)
+    queued = [pool.submit(tasks.double, big_array(i)) for i in range(3)]
+    releaser = gate.release_in_background()
+    pool.shutdown(wait=True, cancel_futures=True)
+    releaser.join()
+    assert blocker.result() == "released" and all(f.cancelled() for f in queued)
+
+
+def test_parent_killed_with_arrays_in_flight(tmp_path: Path):
+    """SIGKILL of the whole program: multiprocessing's resource tracker unlinks what is left."""
+    before = shm_entries()
+    out = tmp_path / "pids.json"
+    here = Path(__file__).parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(here), *sys.path]))
+    script = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import json, os, sys
+                import numpy as np
+                from multiprocessing import resource_tracker
+                from qtcompute import Pool
+                import engine_tasks as tasks
+                pool = Pool(1)
+                pool.ping(timeout=60)
+                futures = [pool.submit(tasks.compute_forever)]
+                futures += [pool.submit(tasks.double, np.ones(1 << 20)) for _ in range(3)]
+                tracker = resource_tracker._resource_tracker._pid
+                with open(sys.argv[1] + ".tmp", "w") as fh:
+                    json.dump({"workers": pool.pids(), "tracker": tracker}, fh)
+                os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+                sys.stdin.read()
+                """
+            ),
+            str(out),
+        ],
+        env=env,
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(out, script)
+        info = json.loads(out.read_text())
+        assert len(shm_entries() - before) == 3, "the queued arrays wait in shared memory"
+        script.kill()
+        script.wait(timeout=30)
+        assert wait_gone(info["workers"]) == []
+        assert wait_gone([info["tracker"]], timeout=30) == []
+        assert shm_entries() - before == set()
+    finally:
+        script.kill()
+        script.wait()
+        script.stdin.close()
+        script.stderr.close()
+
+
+def _wait_for(path: Path, process: subprocess.Popen) -> None:
+    import select
+
+    for _ in range(600):
+        if path.exists():
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"the script exited early: {process.stderr.read().decode()}")
+        select.select([], [], [], 0.1)
+    raise AssertionError("the script never reported")
