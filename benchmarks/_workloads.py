@@ -51,3 +51,20 @@ def _recv_exact(sock, size):
 def forever():
     while True:
         pass
+
+
+def double(array):
+    return array * 2
+
+
+def nbytes(array):
+    return array.nbytes
+
+
+def seed_array_worker(input_queue, output_queue):
+    """The seed's loop again, for arrays: double what comes in."""
+    while True:
+        data = input_queue.get()
+        if isinstance(data, str) and data == "EXIT":
+            break
+        output_queue.put(data * 2)

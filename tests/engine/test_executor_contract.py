@@ -107,9 +107,9 @@ def test_shutdown_cancel_futures(start_method, gate):
     pool.ping(timeout=60)
     running = pool.submit(tasks.wait_for_gate, gate.path)
     queued = [pool.submit(tasks.square, i) for i in range(5)]
-    releaser = gate.release_in_background()
-    pool.shutdown(wait=True, cancel_futures=True)
-    releaser.join()
+    pool.shutdown(wait=False, cancel_futures=True)  # cancels the queue while the gate is closed
+    gate.release()
+    pool.shutdown(wait=True)
     assert running.result() == "released"
     assert all(f.cancelled() for f in queued)
 
@@ -143,3 +143,16 @@ def test_invalid_arguments(start_method):
 def test_submit_non_callable(make_pool):
     with pytest.raises(TypeError, match="callable"):
         make_pool(1).submit(42)  # type: ignore[arg-type]
+
+
+def test_cancelled_tasks_leave_the_queue_at_once(make_pool, gate):
+    pool = make_pool(1)
+    pool.ping(timeout=60)
+    blocker = pool.submit(tasks.wait_for_gate, gate.path)
+    queued = [pool.submit(tasks.square, i) for i in range(10)]
+    assert pool.stats().pending == 10
+    assert all(f.cancel() for f in queued[:7])
+    assert pool.stats().pending == 3
+    gate.release()
+    assert blocker.result(timeout=30) == "released"
+    assert [f.result(timeout=30) for f in queued[7:]] == [49, 64, 81]

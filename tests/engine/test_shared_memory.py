@@ -99,9 +99,9 @@ def test_shutdown_cancels_queued_array_tasks(start_method, gate, no_new_shm):
     pool.ping(timeout=60)
     blocker = pool.submit(tasks.wait_for_gate, gate.path)
     queued = [pool.submit(tasks.double, big_array(i)) for i in range(3)]
-    releaser = gate.release_in_background()
-    pool.shutdown(wait=True, cancel_futures=True)
-    releaser.join()
+    pool.shutdown(wait=False, cancel_futures=True)  # cancels the queue while the gate is closed
+    gate.release()
+    pool.shutdown(wait=True)
     assert blocker.result() == "released" and all(f.cancelled() for f in queued)
 
 

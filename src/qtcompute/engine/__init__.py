@@ -36,7 +36,7 @@ from qtcompute.engine import errors
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._pool import Pool
 from qtcompute.engine._process import WorkerState
-from qtcompute.engine._supervisor import PoolEvent, PoolStats
+from qtcompute.engine._records import PoolEvent, PoolStats
 from qtcompute.engine._worker import report_progress
 
 __all__ = [

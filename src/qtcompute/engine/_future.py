@@ -63,6 +63,17 @@ class TaskFuture(Future[T]):
             if backlog:
                 _call_progress(self, fn, batch, tuple(backlog))
 
+    def cancel(self) -> bool:
+        """Cancel the task if it has not started (standard ``Future.cancel``).
+
+        The pool forgets a cancelled task at once: it no longer counts as pending, and the
+        shared memory holding its arguments is released now rather than when a worker frees up.
+        """
+        if not super().cancel():
+            return False
+        self._supervisor.forget(self)
+        return True
+
     def stop(self) -> bool:
         """Stop the task whether or not it has started.
 

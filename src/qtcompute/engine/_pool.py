@@ -12,7 +12,8 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from qtcompute.engine._future import TaskFuture
-from qtcompute.engine._supervisor import PoolEvent, PoolStats, Supervisor
+from qtcompute.engine._records import PoolEvent, PoolStats
+from qtcompute.engine._supervisor import Supervisor
 
 T = TypeVar("T")
 

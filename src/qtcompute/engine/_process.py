@@ -17,7 +17,7 @@ from qtcompute.engine._worker import worker_main
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
-    from qtcompute.engine._supervisor import Task
+    from qtcompute.engine._records import Task
 
 
 class WorkerState(enum.Enum):

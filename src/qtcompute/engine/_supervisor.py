@@ -25,15 +25,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, InvalidStateError
-from typing import TYPE_CHECKING, Any, NamedTuple
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _messages as msg
-from qtcompute.engine import _shm
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._pickling import dumps_task, unpack_exception
 from qtcompute.engine._pipes import recv_frame
 from qtcompute.engine._process import WorkerHandle, WorkerState
+from qtcompute.engine._records import Outbox, PoolEvent, PoolStats, Task
 from qtcompute.engine._waiter import make_waiter
 from qtcompute.engine.errors import (
     BrokenPoolError,
@@ -57,120 +57,6 @@ MAX_START_FAILURES = 3
 _WAKE = ("wake", None)
 
 
-class PoolStats(NamedTuple):
-    """A snapshot of a pool's workers and queue."""
-
-    workers: int
-    """Configured number of workers."""
-    alive: int
-    """Worker processes currently alive (including ones starting)."""
-    busy: int
-    """Workers running a task."""
-    pending: int
-    """Tasks waiting for a worker."""
-    crashes: int
-    """Workers that died unexpectedly since the pool started."""
-    restarts: int
-    """Replacement workers started (after crashes, timeouts and stops)."""
-
-
-class PoolEvent(NamedTuple):
-    """A change in one worker's state, delivered to ``Pool.subscribe`` listeners."""
-
-    kind: WorkerState
-    pid: int
-    stats: PoolStats
-    detail: str = ""
-
-
-class Task:
-    """One submitted task as the supervisor tracks it."""
-
-    __slots__ = (
-        "deadline",
-        "finished",
-        "frame",
-        "future",
-        "label",
-        "segments",
-        "started",
-        "timeout",
-    )
-
-    def __init__(
-        self,
-        future: TaskFuture,
-        frame: bytes,
-        label: str,
-        timeout: float | None,
-        segments: list[str],
-    ) -> None:
-        self.future = future
-        self.segments = segments  # shared memory holding its large arguments, if any
-        self.frame: bytes | None = frame
-        self.label = label
-        self.timeout = timeout
-        self.deadline: float | None = None
-        self.started = False
-        self.finished = False
-
-
-class Outbox:
-    """What to do once the lock is released: settle futures, report progress, emit events."""
-
-    __slots__ = ("actions",)
-
-    def __init__(self) -> None:
-        self.actions: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
-
-    def settle(self, task: Task, result: Any = None, error: BaseException | None = None) -> None:
-        """Settle a task exactly once (callers hold the lock, so ``finished`` is race-free)."""
-        if self._end(task):
-            self.actions.append((_settle_future, (task.future, result, error)))
-
-    def cancel_running(self, task: Task) -> None:
-        if self._end(task):
-            self.actions.append((task.future._set_stopped, ()))
-
-    def cancel_pending(self, task: Task) -> None:
-        if task.started:  # put back in the queue after a failed send: already marked running
-            self.cancel_running(task)
-        elif self._end(task):
-            self.actions.append((task.future.cancel, ()))
-
-    def _end(self, task: Task) -> bool:
-        if task.finished:
-            return False
-        task.finished = True
-        task.frame = None
-        if task.segments:
-            # Normally the worker unlinked them when it read the task; if it never did
-            # (cancelled, crashed, stopped first), this is what frees the shared memory.
-            self.actions.append((_shm.release, (task.segments,)))
-        return True
-
-    def call(self, fn: Callable[..., Any], *args: Any) -> None:
-        self.actions.append((fn, args))
-
-    def deliver(self) -> None:
-        for fn, args in self.actions:
-            try:
-                fn(*args)
-            except Exception:
-                log.exception("error while delivering %r", fn)
-        self.actions.clear()
-
-
-def _settle_future(future: Future[Any], result: Any, error: BaseException | None) -> None:
-    try:
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-    except InvalidStateError:
-        pass  # cancelled by its owner in the meantime; nothing to deliver
-
-
 class Supervisor:
     """State and thread behind one :class:`~qtcompute.Pool`. Holds no reference to the Pool."""
 
@@ -191,6 +77,9 @@ class Supervisor:
         self._stop_grace = stop_grace
         self._lock = threading.Lock()
         self._pending: deque[Task] = deque()
+        # The tasks in _pending that still wait: a task cancelled by its owner leaves this dict
+        # at once (and frees its memory); its stale entry in the deque is skipped at dispatch.
+        self._queued: dict[int, Task] = {}
         self._handles: list[WorkerHandle] = []
         self._idle: list[WorkerHandle] = []
         self._running: dict[int, WorkerHandle] = {}  # task id -> worker
@@ -246,6 +135,7 @@ class Supervisor:
                 future.add_progress_callback(on_progress)
             task = Task(future, msg.frame(task_id, body), label, timeout, body.segments)
             self._pending.append(task)
+            self._queued[task_id] = task
             self._dispatch(out)
             wake = timeout is not None and task.deadline is not None
         out.deliver()
@@ -301,6 +191,15 @@ class Supervisor:
             if replace:
                 self.wake()  # replacements are started by the supervisor thread only
 
+    def forget(self, future: TaskFuture[Any]) -> None:
+        """Drop a task its owner cancelled before it ran."""
+        out = Outbox()
+        with self._lock:
+            task = self._queued.pop(future.task_id, None)
+            if task is not None:
+                out.end_quietly(task)
+        out.deliver()
+
     def stop_task(self, future: TaskFuture[Any]) -> bool:
         out = Outbox()
         with self._lock:
@@ -321,7 +220,7 @@ class Supervisor:
             self._stop_running = self._stop_running or stop_running
             if cancel_futures:
                 while self._pending:
-                    out.cancel_pending(self._pending.popleft())
+                    out.cancel_pending(self._pop_pending())
         out.deliver()
         self.wake()
         if wait and threading.current_thread() is not self._thread:
@@ -389,12 +288,12 @@ class Supervisor:
 
     def _dispatch(self, out: Outbox) -> None:
         while self._pending and self._idle:
-            task = self._pending.popleft()
+            task = self._pop_pending()
             if task.finished:
                 continue
             if not task.started:
                 if not task.future.set_running_or_notify_cancel():
-                    Outbox._end(out, task)  # cancelled while it waited: free its memory
+                    out.end_quietly(task)  # cancelled while it waited: free its memory
                     continue
                 task.started = True
             worker = self._idle.pop()
@@ -404,6 +303,7 @@ class Supervisor:
                 # The worker died after it became idle; its sentinel will tell the rest. The
                 # task never reached it, so it goes back to the front of the queue.
                 self._pending.appendleft(task)
+                self._queued[task.future.task_id] = task
                 worker.terminate(self._stop_grace)
                 continue
             task.frame = None
@@ -414,6 +314,11 @@ class Supervisor:
             if task.timeout is not None:
                 task.deadline = time.monotonic() + task.timeout
             self._emit(out, WorkerState.BUSY, worker)
+
+    def _pop_pending(self) -> Task:
+        task = self._pending.popleft()
+        self._queued.pop(task.future.task_id, None)
+        return task
 
     def _become_idle(self, worker: WorkerHandle, out: Outbox) -> None:
         worker.state = WorkerState.READY
@@ -451,7 +356,7 @@ class Supervisor:
             workers=self.workers,
             alive=alive,
             busy=len(self._running),
-            pending=len(self._pending),
+            pending=len(self._queued),
             crashes=self._crashes,
             restarts=self._restarts,
         )
@@ -671,7 +576,7 @@ class Supervisor:
                 )
 
     def _spawn_missing(self, out: Outbox) -> None:
-        if self._broken is not None or (self._shutdown and not self._pending):
+        if self._broken is not None or (self._shutdown and not self._queued):
             return  # after shutdown, replace workers only while queued tasks still need them
         alive = sum(1 for w in self._handles if w.state is not WorkerState.STOPPING)
         for _ in range(self.workers - alive):
@@ -701,7 +606,7 @@ class Supervisor:
                 self._stop_worker(worker, out)
                 if task is not None:
                     out.cancel_running(task)
-            elif worker.state is not WorkerState.BUSY and not self._pending:
+            elif worker.state is not WorkerState.BUSY and not self._queued:
                 if worker in self._idle:
                     self._idle.remove(worker)
                 worker.ask_to_stop(self._stop_grace)
@@ -726,7 +631,7 @@ class Supervisor:
     def _fail_pending(self, out: Outbox) -> None:
         error = self._broken
         while self._pending:
-            task = self._pending.popleft()
+            task = self._pop_pending()
             if error is not None:
                 out.settle(task, error=error)
             else:

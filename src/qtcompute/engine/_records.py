@@ -1,0 +1,133 @@
+"""The records the supervisor keeps and hands out: tasks, stats, events, and the outbox of
+actions to run once its lock is released."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
+from typing import Any, NamedTuple
+
+from qtcompute.engine import _shm
+from qtcompute.engine._future import TaskFuture
+from qtcompute.engine._process import WorkerState
+
+log = logging.getLogger("qtcompute.engine")
+
+
+class PoolStats(NamedTuple):
+    """A snapshot of a pool's workers and queue."""
+
+    workers: int
+    """Configured number of workers."""
+    alive: int
+    """Worker processes currently alive (including ones starting)."""
+    busy: int
+    """Workers running a task."""
+    pending: int
+    """Tasks waiting for a worker."""
+    crashes: int
+    """Workers that died unexpectedly since the pool started."""
+    restarts: int
+    """Replacement workers started (after crashes, timeouts and stops)."""
+
+
+class PoolEvent(NamedTuple):
+    """A change in one worker's state, delivered to ``Pool.subscribe`` listeners."""
+
+    kind: WorkerState
+    pid: int
+    stats: PoolStats
+    detail: str = ""
+
+
+class Task:
+    """One submitted task as the supervisor tracks it."""
+
+    __slots__ = (
+        "deadline",
+        "finished",
+        "frame",
+        "future",
+        "label",
+        "segments",
+        "started",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        future: TaskFuture,
+        frame: bytes,
+        label: str,
+        timeout: float | None,
+        segments: list[str],
+    ) -> None:
+        self.future = future
+        self.segments = segments  # shared memory holding its large arguments, if any
+        self.frame: bytes | None = frame
+        self.label = label
+        self.timeout = timeout
+        self.deadline: float | None = None
+        self.started = False
+        self.finished = False
+
+
+class Outbox:
+    """What to do once the lock is released: settle futures, report progress, emit events."""
+
+    __slots__ = ("actions",)
+
+    def __init__(self) -> None:
+        self.actions: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+
+    def settle(self, task: Task, result: Any = None, error: BaseException | None = None) -> None:
+        """Settle a task exactly once (callers hold the lock, so ``finished`` is race-free)."""
+        if self._end(task):
+            self.actions.append((_settle_future, (task.future, result, error)))
+
+    def cancel_running(self, task: Task) -> None:
+        if self._end(task):
+            self.actions.append((task.future._set_stopped, ()))
+
+    def cancel_pending(self, task: Task) -> None:
+        if task.started:  # put back in the queue after a failed send: already marked running
+            self.cancel_running(task)
+        elif self._end(task):
+            self.actions.append((task.future.cancel, ()))
+
+    def end_quietly(self, task: Task) -> None:
+        """End a task whose future is already settled (its owner cancelled it)."""
+        self._end(task)
+
+    def _end(self, task: Task) -> bool:
+        if task.finished:
+            return False
+        task.finished = True
+        task.frame = None
+        if task.segments:
+            # Normally the worker unlinked them when it read the task; if it never did
+            # (cancelled, crashed, stopped first), this is what frees the shared memory.
+            self.actions.append((_shm.release, (task.segments,)))
+        return True
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.actions.append((fn, args))
+
+    def deliver(self) -> None:
+        for fn, args in self.actions:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("error while delivering %r", fn)
+        self.actions.clear()
+
+
+def _settle_future(future: Future[Any], result: Any, error: BaseException | None) -> None:
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass  # cancelled by its owner in the meantime; nothing to deliver
