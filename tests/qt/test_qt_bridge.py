@@ -219,3 +219,37 @@ def test_outcomes_after_the_runner_is_destroyed_go_nowhere(qtbot, qapp, caplog) 
     worker.join()
     qapp.processEvents()
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_runner_in_a_collected_window_cycle_does_not_crash(tmp_path):
+    """PyQt5 frees a non-method slot held only by the connection when the GC breaks a cycle
+    before Qt's deferred delete; the runner must keep its ``destroyed`` slot alive (segfault)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import gc
+        from concurrent.futures import ThreadPoolExecutor
+        from qtpy.QtCore import QCoreApplication, QEvent
+        from qtpy.QtWidgets import QApplication, QMainWindow
+        from qtcompute.qt import TaskRunner
+
+        app = QApplication([])
+        for _ in range(3):
+            window = QMainWindow()
+            window.runner = TaskRunner(ThreadPoolExecutor(1), parent=window)
+            window.me = window  # a reference cycle
+            window.deleteLater()
+            del window
+            gc.collect()
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        print("survived")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "survived" in done.stdout

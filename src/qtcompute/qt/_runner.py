@@ -9,7 +9,6 @@ futures cannot do. A later backend therefore needs no new bridge.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 from collections.abc import Callable
@@ -61,9 +60,25 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
         return False
 
 
-def _runner_destroyed(lifetime: _Lifetime, *_: Any) -> None:
-    # A plain function, not a method: it runs while the runner's C++ side is being destroyed.
-    lifetime.close(wait=False, cancel_futures=True)
+class _OnDestroyed:
+    """The runner's ``destroyed`` slot; not a method: it runs while the C++ side is going away.
+
+    PyQt5 holds a non-method slot only as long as Python does: if the runner's window is in a
+    reference cycle and the garbage collector frees it before Qt's deferred delete, the slot is
+    freed while still connected and Qt later calls freed memory (a segfault, seen with
+    ``WA_DeleteOnClose`` windows and pytest-qt's ``addWidget``). So every slot is kept here until
+    it has run.
+    """
+
+    pending: set[_OnDestroyed] = set()
+
+    def __init__(self, lifetime: _Lifetime) -> None:
+        self.lifetime = lifetime
+        _OnDestroyed.pending.add(self)
+
+    def __call__(self, *_: Any) -> None:
+        _OnDestroyed.pending.discard(self)
+        self.lifetime.close(wait=False, cancel_futures=True)
 
 
 class TaskRunner(QObject):
@@ -104,7 +119,7 @@ class TaskRunner(QObject):
         self._inbox = Inbox(self, budget_s=budget_s)
         self._handles: set[TaskHandle] = set()
         self._lifetime = _Lifetime(executor, owns_executor, self._inbox)
-        self.destroyed.connect(functools.partial(_runner_destroyed, self._lifetime))
+        self.destroyed.connect(_OnDestroyed(self._lifetime))
         subscribe = getattr(executor, "subscribe", None)
         if callable(subscribe):
             self._lifetime.unsubscribe = subscribe(self._pool_event_from_executor)
