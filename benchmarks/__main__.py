@@ -41,6 +41,8 @@ def main(argv: list[str]) -> int:
     print(f"Machine: {machine()}")
     print(render_markdown(rows))
     out = HERE / "results.json"
+    if argv:  # a partial run: keep the other areas' rows from the last full run
+        rows = _merge(out, rows)
     write_json(rows, str(out))
     print(f"\nwritten: {out}")
     missed = [r for r in rows if r.ok is False]
@@ -50,6 +52,26 @@ def main(argv: list[str]) -> int:
         print("benchmark modules that failed: " + ", ".join(failed))
         return 1
     return 0
+
+
+def _merge(path: Path, new_rows: list[Row]) -> list[Row]:
+    import json
+
+    try:
+        old = json.loads(path.read_text())["rows"]
+    except (OSError, ValueError, KeyError):
+        return new_rows
+    fresh_areas = {row.area for row in new_rows}
+    fields = set(Row.__dataclass_fields__)
+    kept = []
+    for data in old:
+        if data.get("area") in fresh_areas:
+            continue
+        values = {k: v for k, v in data.items() if k in fields}
+        if values.get("target") is not None:
+            values["target"] = tuple(values["target"])
+        kept.append(Row(**values))
+    return kept + new_rows
 
 
 if __name__ == "__main__":

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from qtcompute import errors
 from qtcompute.engine import (
     Pool,
     PoolEvent,
     PoolStats,
     TaskFuture,
     WorkerState,
-    errors,
     report_progress,
 )
 
