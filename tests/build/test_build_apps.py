@@ -34,6 +34,9 @@ def _assert_verified(built: Any, mode: str) -> None:
     assert verify["qt"] == {"binding": "PyQt5", "platform": "offscreen"}
     assert report["trimmed_bytes"]["translations"] > 0
     assert report["trimmed_bytes"]["plugins"] > 0
+    if sys.platform.startswith("linux"):  # stripped by default, PEP 599 libraries left to the OS
+        assert report["trimmed_bytes"]["symbols"] > 0
+        assert report["trimmed_bytes"]["system libraries"] > 0
 
 
 @pytest.mark.timeout(600)
@@ -50,6 +53,10 @@ def test_calculator_builds_verified_and_bounded(builder: Any, calculator: Path, 
         assert not list(internal.rglob("*.qm")), "translations were trimmed"
         assert not list(internal.rglob("libqwebgl*")), "unused platform plugins were trimmed"
         assert list(internal.rglob("libqoffscreen*")), "the headless platform plugin stays"
+        dangling = [p.name for p in internal.iterdir() if p.is_symlink() and not p.exists()]
+        assert not dangling, "links to trimmed libraries go too"
+        if sys.platform.startswith("linux"):
+            assert not list(internal.glob("libstdc++.so*")), "left to the OS (PEP 599)"
 
 
 @pytest.mark.timeout(600)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -10,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from qtcompute.build import detect_qt, plan_upx
-from qtcompute.build._freeze import exe_name
+from qtcompute.build._elf import newest_versions, strip_binaries, system_libraries
+from qtcompute.build._freeze import default_strip, exe_name, write_spec
+from qtcompute.build._rthooks import lazy_inspect_hook
 from qtcompute.build._trim import classify
 from qtcompute.build._upx import UpxPlan, compressed_path, measure_saved, parse_upx_list
 
@@ -119,3 +123,112 @@ def test_detect_qt(tmp_path: Path) -> None:
     via.write_text("from qtcompute.qt import TaskRunner\n")
     assert detect_qt(via, env={"QT_API": "pyside6"}).binding == "PySide6"
     assert detect_qt(via, env={}).binding == "PyQt5"
+
+
+def _elf(path: Path, *needs: str) -> str:
+    """A stand-in ELF file whose string table names the given symbol versions."""
+    path.write_bytes(b"\x7fELF" + b"".join(n.encode() + b"\x00" for n in needs))
+    return str(path)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux system libraries")
+def test_system_libraries_left_to_the_os_only_within_the_baseline(tmp_path: Path) -> None:
+    libs = [
+        ("libstdc++.so.6", _elf(tmp_path / "libstdc++.so.6"), "BINARY"),
+        ("libgcc_s.so.1", _elf(tmp_path / "libgcc_s.so.1"), "BINARY"),
+        ("libX11.so.6", _elf(tmp_path / "libX11.so.6"), "BINARY"),
+        ("libfontconfig.so.1", _elf(tmp_path / "libfontconfig.so.1"), "BINARY"),
+    ]
+    qt = _elf(tmp_path / "libQt5Core.so.5", "GLIBCXX_3.4.15", "CXXABI_1.3.5", "GCC_3.0")
+    core = [("PyQt5/Qt5/lib/libQt5Core.so.5", qt, "BINARY")]
+    assert newest_versions(qt) == {"GLIBCXX": (3, 4, 15), "CXXABI": (1, 3, 5), "GCC": (3, 0)}
+    assert system_libraries(core + libs) == {"libstdc++.so.6", "libgcc_s.so.1", "libX11.so.6"}
+    # Something built on a newer system needs a newer libstdc++ than the baseline: keep it.
+    newer = _elf(tmp_path / "_ext.so", "GLIBCXX_3.4.30")
+    kept = system_libraries([*core, ("_ext.so", newer, "EXTENSION"), *libs])
+    assert kept == {"libgcc_s.so.1", "libX11.so.6"}
+
+
+def test_strip_defaults() -> None:
+    assert not default_strip("win32")
+    assert default_strip("linux") == (shutil.which("strip") is not None)
+
+
+def test_spec_strips_and_stores_by_default(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text("from PyQt5.QtWidgets import QApplication\n")
+    options = {"script": app, "name": "app", "windowed": False, "upx": False, "trim": True}
+    spec, trim_config, _ = write_spec(
+        **options,
+        onefile=True,
+        strip=True,
+        qt=detect_qt(app),
+        workpath=tmp_path / "w",
+        platform="linux",
+    )
+    text, config = spec.read_text(), json.loads(trim_config.read_text())
+    assert "cdict={'EXTENSION': False" in text and "strip=False" in text  # trimming strips
+    assert config["strip_symbols"] and config["system_libraries"] and config["debug_strip"]
+    spec, trim_config, _ = write_spec(
+        **options,
+        onefile=True,
+        strip=False,
+        qt=detect_qt(app),
+        workpath=tmp_path / "w",
+        compress=True,
+        platform="darwin",
+    )
+    text, config = spec.read_text(), json.loads(trim_config.read_text())
+    assert "cdict=None" in text
+    assert not config["strip_symbols"] and not config["system_libraries"]
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("strip") is None, reason="ELF strip"
+)
+def test_strip_binaries_strips_a_copy_and_reuses_it(tmp_path: Path) -> None:
+    import _struct
+
+    original = tmp_path / "lib" / Path(_struct.__file__).name
+    original.parent.mkdir()
+    shutil.copy2(_struct.__file__, original)
+    entries = [("_struct.so", str(original), "EXTENSION"), ("data.txt", __file__, "DATA")]
+    stripped, debug, symbols = strip_binaries(entries, tmp_path / "cache", symbols=True)
+    assert stripped[1] == entries[1]
+    copy = Path(stripped[0][1])
+    assert copy != original and original.stat().st_size == os.stat(_struct.__file__).st_size
+    assert copy.stat().st_size == original.stat().st_size - debug - symbols
+    if b".symtab\x00" in original.read_bytes():  # pyenv's builds keep a symbol table
+        assert symbols > 0
+    mtime = copy.stat().st_mtime_ns
+    assert strip_binaries(entries, tmp_path / "cache", symbols=True)[0] == stripped
+    assert copy.stat().st_mtime_ns == mtime  # cached, not stripped again
+    only_debug = strip_binaries(entries, tmp_path / "cache", symbols=False)
+    assert only_debug[2] == 0
+
+
+def test_lazy_inspect_hook_runs_pyinstallers_hook_on_first_call(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import inspect
+
+    original = tmp_path / "pyi_rth_inspect.py"  # stands for PyInstaller's hook: counts its runs
+    original.write_text(
+        "import inspect, sys\n"
+        "sys.hook_runs = getattr(sys, 'hook_runs', 0) + 1\n"
+        "_orig = inspect.getsourcefile\n"
+        "inspect.getsourcefile = lambda obj: 'frozen:' + _orig(obj)\n"
+    )
+    scripts = [("pyi_rth_inspect", str(original), "PYSOURCE"), ("app", "app.py", "PYSOURCE")]
+    lazy = lazy_inspect_hook(scripts, tmp_path)
+    assert [s[0] for s in lazy] == ["pyi_rth_inspect", "app"] and lazy[1] == scripts[1]
+    monkeypatch.setattr(inspect, "getsourcefile", inspect.getsourcefile)
+    monkeypatch.setattr(sys, "hook_runs", 0, raising=False)
+    exec(compile(Path(lazy[0][1]).read_text(), "hook", "exec"), {"__name__": "hook"})
+    stand_in = inspect.getsourcefile
+    assert sys.hook_runs == 0  # nothing done at start-up
+    expected = "frozen:" + str(Path(__file__))
+    assert stand_in(test_exe_names) == expected  # first call: the hook runs, then answers
+    assert inspect.getsourcefile(test_exe_names) == expected
+    assert stand_in(test_exe_names) == expected  # an early `from inspect import ...` copy
+    assert sys.hook_runs == 1

@@ -18,7 +18,13 @@ from qtcompute.build._errors import (
     RunawaySpawningError,
     VerifyFailedError,
 )
-from qtcompute.build._freeze import exe_name, read_trimmed, run_pyinstaller, write_spec
+from qtcompute.build._freeze import (
+    default_strip,
+    exe_name,
+    read_trimmed,
+    run_pyinstaller,
+    write_spec,
+)
 from qtcompute.build._qt import detect_qt
 from qtcompute.build._report import BuildReport, tree_size
 from qtcompute.build._upx import measure_saved, plan_upx
@@ -43,7 +49,10 @@ class BuildOptions:
     noconfirm: bool = False
     upx_dir: str | None = None
     noupx: bool = False
-    strip: bool = False
+    strip: bool | None = None
+    """Strip symbol tables (None: where ``strip`` exists and not on Windows)."""
+    compress: bool = False
+    """Onefile: keep PyInstaller's zlib compression of binaries (smaller, slower to start)."""
     check: bool = True
     verify: bool = True
     trim: bool = True
@@ -139,11 +148,12 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         name=name,
         onefile=options.onefile,
         windowed=options.windowed,
-        strip=options.strip,
+        strip=default_strip() if options.strip is None else options.strip,
         upx=upx.applied,
         qt=qt,
         trim=options.trim,
         workpath=workpath / name,
+        compress=options.compress,
     )
     report.excluded_modules = excludes
     with _timed(report, "freeze"):

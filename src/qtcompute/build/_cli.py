@@ -23,7 +23,16 @@ from qtcompute.build._report import BuildReport
 @click.option("-y", "--noconfirm", is_flag=True, help="Replace an existing output without asking.")
 @click.option("--upx-dir", type=click.Path(file_okay=False), help="Folder holding the upx binary.")
 @click.option("--noupx", is_flag=True, help="Do not use UPX even if available.")
-@click.option("--strip", is_flag=True, help="Strip symbol tables from binaries (not on Windows).")
+@click.option(
+    "--strip/--no-strip",
+    default=None,
+    help="Strip symbol tables from binaries (default: yes where `strip` exists, not on Windows).",
+)
+@click.option(
+    "--compress",
+    is_flag=True,
+    help="Onefile: zlib-compress binaries in the executable (smaller file, slower start).",
+)
 @click.option("--no-check", is_flag=True, help="Skip the static checker.")
 @click.option("--no-verify", is_flag=True, help="Skip the self-test run (exit status 3).")
 @click.option("--no-trim", is_flag=True, help="Keep every plugin, translation and debug section.")
@@ -49,7 +58,8 @@ def build(
     noconfirm: bool,
     upx_dir: str | None,
     noupx: bool,
-    strip: bool,
+    strip: bool | None,
+    compress: bool,
     no_check: bool,
     no_verify: bool,
     no_trim: bool,
@@ -78,6 +88,7 @@ def build(
         upx_dir=upx_dir,
         noupx=noupx,
         strip=strip,
+        compress=compress,
         check=not no_check,
         verify=not no_verify,
         trim=not no_trim,

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,10 +79,33 @@ exe = EXE(
     upx={upx!r},
     upx_exclude={upx_exclude!r},
     runtime_tmpdir=None,
+    cdict={cdict!r},
     console={console!r},
     disable_windowed_traceback=False,
 )
 """
+
+
+# Onefile archive compression by TOC typecode (PyInstaller's default compresses everything but
+# the PYZ, whose modules are compressed one by one, and symlink names). Start-up of a onefile
+# app is dominated by unpacking it: inflating ~100 MB of Qt costs ~0.4 s on every start, so
+# binaries and data are stored (a bigger file, the same unpacked size). See docs/build.md.
+ONEFILE_STORED = {
+    "EXTENSION": False,
+    "DATA": False,
+    "BINARY": False,
+    "EXECUTABLE": False,
+    "PYSOURCE": True,
+    "PYMODULE": True,
+    "SPLASH": True,
+    "PYZ": False,
+    "SYMLINK": False,
+}
+
+
+def default_strip(platform: str = sys.platform) -> bool:
+    """Strip symbols by default where PyInstaller can (not Windows) and ``strip`` exists."""
+    return not platform.startswith(("win", "cygwin")) and shutil.which("strip") is not None
 
 
 @dataclass
@@ -111,8 +135,16 @@ def write_spec(
     qt: QtUsage,
     trim: bool,
     workpath: Path,
+    compress: bool = False,
+    platform: str = sys.platform,
 ) -> tuple[Path, Path, list[str]]:
-    """Write the spec and the trimming config; return their paths and the excluded modules."""
+    """Write the spec and the trimming config; return their paths and the excluded modules.
+
+    On Linux the trimming step strips (on cached copies, bytes accounted for), so PyInstaller's
+    own ``strip`` is used only elsewhere (macOS: ``strip -S``). ``compress`` keeps PyInstaller's
+    default onefile compression instead of ``ONEFILE_STORED``.
+    """
+    linux = platform.startswith("linux")
     workpath.mkdir(parents=True, exist_ok=True)
     excludes = (qt.excluded_bindings + qt.excluded_modules) if trim else []
     trim_config = workpath / f"{name}.trim.json"
@@ -121,6 +153,9 @@ def write_spec(
             {
                 "binding": qt.binding if trim else None,
                 "debug_strip": trim,
+                "strip_symbols": strip and linux,
+                "system_libraries": trim and linux,
+                "lazy_inspect_hook": trim,
                 "cache_dir": str(workpath / "qtcompute-stripped"),
             }
         ),
@@ -132,7 +167,8 @@ def write_spec(
         "excludes": excludes,
         "trim_config": str(trim_config),
         "name": name,
-        "strip": strip,
+        "strip": strip and not linux,
+        "cdict": None if compress else ONEFILE_STORED,
         "upx": upx,
         "upx_exclude": UPX_EXCLUDE,
         "console": not windowed,

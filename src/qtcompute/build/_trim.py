@@ -11,8 +11,12 @@ documented way to drop files, and works the same for onedir and onefile. In orde
    real desktops plus ``offscreen`` and ``minimal`` (headless tests, CI);
 3. orphans: libraries that only the dropped files linked (found with PyInstaller's own
    ``bindepend.get_imports``), for example QtQuick after ``libqwebgl.so``;
-4. on Linux, DWARF debug info (``strip --strip-debug`` on a copy: code and symbols stay; pyenv
-   and distribution builds of libpython carry ~18 MB of it).
+4. on Linux, the system libraries every desktop Linux has (``_elf.py``);
+5. on Linux, DWARF debug info (``strip --strip-debug`` on a copy; pyenv and distribution builds
+   of libpython carry ~18 MB of it), then, unless ``--no-strip``, the symbol tables
+   (``strip`` on the copy: the dynamic symbols the loader uses stay; the self-test proves it).
+
+Then PyInstaller's ``pyi_rth_inspect`` runtime hook is made lazy (``_rthooks.py``).
 
 Every dropped byte is accounted for by category in a JSON file the build step reads back.
 """
@@ -21,12 +25,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from qtcompute.build._elf import strip_binaries, system_libraries
+from qtcompute.build._rthooks import lazy_inspect_hook
 
 # Plugin types a widgets app loads; every other type is dropped.
 KEEP_PLUGIN_TYPES = frozenset(
@@ -149,52 +153,33 @@ def find_orphans(binaries: Iterable[Entry], dropped: Iterable[Entry]) -> set[str
     return {dest for dest in from_dropped if dest not in needed}
 
 
-def strip_debug(entries: list[Entry], cache_dir: Path) -> tuple[list[Entry], int]:
-    """Point ELF binaries carrying debug info at copies without it; return entries, bytes saved."""
-    strip = shutil.which("strip")
-    if not sys.platform.startswith("linux") or strip is None:
-        return entries, 0
-    saved = 0
-    result: list[Entry] = []
-    for dest, src, typecode in entries:
-        if typecode not in ("BINARY", "EXTENSION") or not _is_elf(src):
-            result.append((dest, src, typecode))
-            continue
-        target = cache_dir / dest
-        source_stat = os.stat(src)
-        if not (target.exists() and target.stat().st_mtime >= source_stat.st_mtime):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            done = subprocess.run(
-                [strip, "--strip-debug", "-o", str(target), src], capture_output=True, check=False
-            )
-            if done.returncode != 0:
-                result.append((dest, src, typecode))
-                continue
-        if target.stat().st_size < source_stat.st_size:
-            saved += source_stat.st_size - target.stat().st_size
-            result.append((dest, str(target), typecode))
-        else:
-            result.append((dest, src, typecode))
-    return result, saved
-
-
-def _is_elf(src: str) -> bool:
+def _strip_cache(config: dict[str, Any]) -> Path:
+    """PyInstaller's cache folder when running inside it, else the build's work folder."""
     try:
-        with open(src, "rb") as fh:
-            return fh.read(4) == b"\x7fELF"
-    except OSError:
-        return False
+        from PyInstaller.config import CONF
+
+        return Path(CONF["cachedir"]) / "qtcompute-stripped"
+    except (ImportError, KeyError):
+        return Path(config["cache_dir"])
 
 
 def trim_analysis(analysis: Any, config_file: str) -> None:
     """Filter ``analysis.binaries`` / ``analysis.datas`` in place (called from the spec).
 
-    ``config_file`` (JSON, written by the build step) holds ``binding``, ``debug_strip`` and
-    ``cache_dir``; the bytes dropped per category are written back under ``"saved"``.
+    ``config_file`` (JSON, written by the build step) holds ``binding``, ``debug_strip``,
+    ``strip_symbols``, ``system_libraries``, ``lazy_inspect_hook`` and ``cache_dir``; the bytes
+    dropped per category are written back under ``"saved"``.
     """
     config = json.loads(Path(config_file).read_text(encoding="utf-8"))
     binding = config.get("binding")
-    saved = {"translations": 0, "plugins": 0, "orphan libraries": 0, "debug info": 0}
+    saved = {
+        "translations": 0,
+        "plugins": 0,
+        "orphan libraries": 0,
+        "system libraries": 0,
+        "debug info": 0,
+        "symbols": 0,
+    }
     dropped_files: dict[str, list[str]] = {key: [] for key in saved}
 
     def split(entries: list[Entry]) -> tuple[list[Entry], list[Entry]]:
@@ -209,20 +194,38 @@ def trim_analysis(analysis: Any, config_file: str) -> None:
                 dropped_files[reason].append(entry[0])
         return keep, drop
 
+    def drop(entries: list[Entry], gone: set[str], reason: str) -> list[Entry]:
+        for dest, src, _type in entries:
+            if dest in gone:
+                saved[reason] += _size(src)
+                dropped_files[reason].append(dest)
+        return [entry for entry in entries if entry[0] not in gone]
+
     binaries, dropped_binaries = split(list(analysis.binaries))
     datas, _dropped_datas = split(list(analysis.datas))
+    gone_targets = {entry[0] for entry in dropped_binaries}
+    if config.get("system_libraries"):
+        # Left to the OS, with what only they linked (ldd lists transitive needs: usually none).
+        system = system_libraries(binaries)
+        if system:
+            kept = [e for e in binaries if e[0] not in system]
+            system |= find_orphans(kept, [e for e in binaries if e[0] in system])
+            binaries = drop(binaries, system, "system libraries")
+            gone_targets |= system
     if binding and dropped_binaries:
         orphans = find_orphans(binaries, dropped_binaries)
-        for dest, src, _type in binaries:
-            if dest in orphans:
-                saved["orphan libraries"] += _size(src)
-                dropped_files["orphan libraries"].append(dest)
-        binaries = [entry for entry in binaries if entry[0] not in orphans]
-        # Links whose target went away (PyInstaller 6 links top-level names into the Qt lib dir).
-        gone_targets = orphans | {entry[0] for entry in dropped_binaries}
-        binaries = [e for e in binaries if not (e[2] == "SYMLINK" and e[1] in gone_targets)]
-    if config.get("debug_strip"):
-        binaries, saved["debug info"] = strip_debug(binaries, Path(config["cache_dir"]))
+        binaries = drop(binaries, orphans, "orphan libraries")
+        gone_targets |= orphans
+    # Links whose target went away (PyInstaller 6 links top-level names into the Qt lib dir;
+    # the links can sit in either list).
+    binaries = [e for e in binaries if not (e[2] == "SYMLINK" and e[1] in gone_targets)]
+    datas = [e for e in datas if not (e[2] == "SYMLINK" and e[1] in gone_targets)]
+    if config.get("debug_strip") or config.get("strip_symbols"):
+        binaries, saved["debug info"], saved["symbols"] = strip_binaries(
+            binaries, _strip_cache(config), symbols=bool(config.get("strip_symbols"))
+        )
+    if config.get("lazy_inspect_hook"):
+        analysis.scripts = lazy_inspect_hook(list(analysis.scripts), Path(config_file).parent)
     analysis.binaries = binaries
     analysis.datas = datas
     config["saved"] = saved
