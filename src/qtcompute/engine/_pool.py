@@ -239,11 +239,10 @@ def _check_timeout(timeout: float | None) -> None:
 
 
 def _before_pool_start() -> None:
-    """Give freeze safety its chance to act before any process starts (see qtcompute.freeze)."""
-    try:
-        from qtcompute.freeze import before_pool_start
-    except ImportError:
-        return  # freeze support not installed with this build of the package
+    """Give freeze safety its chance to act before any process starts (see qtcompute.freeze):
+    a frozen worker child that reaches this point is diverted to its work, a runaway refused."""
+    from qtcompute.freeze import before_pool_start  # Qt-free; imported late to avoid a cycle
+
     before_pool_start()
 
 
