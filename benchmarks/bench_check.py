@@ -2,9 +2,11 @@
 
 The peer is ``ruff check --select E`` over the same files in the same run: a Rust linter using
 every core, so it is a reference speed, not a rival. Both run as fresh subprocesses on an
-explicit list of files (the same list), so start-up counts for both. The issue's absolute goal
-is "fast enough to run on every commit: at least a few hundred files per second"; the note says
-whether this machine met it.
+explicit list of files (the same list), so start-up counts for both. Two rows: the command as
+users run it (``--jobs`` defaults to every CPU) and ``--jobs 1`` (one process, the speed of the
+code itself). The issue's absolute goal is "fast enough to run on every commit: at least a few
+hundred files per second"; the first row's target is that goal expressed as a ratio to ruff in
+this run, so it passes exactly when the goal is met, and the notes say what the time goes to.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 
 from benchmarks._table import Row
+from qtcompute.check._jobs import available_cpus
 
 ROUNDS = 3
 GOAL = 300.0  # files/s, "at least a few hundred files per second"
@@ -40,27 +43,43 @@ def run() -> list[Row]:
     files = _files()
     ruff = str(Path(sys.executable).with_name("ruff" + (".exe" if os.name == "nt" else "")))
     ours = [sys.executable, "-m", "qtcompute", "check", *files]
+    single = [sys.executable, "-m", "qtcompute", "check", "--jobs", "1", *files]
     peer = [ruff, "check", "--isolated", "--no-cache", "--select", "E", "--exit-zero", *files]
-    our_times, peer_times = [], []
-    for _ in range(ROUNDS):  # interleaved, so a busy moment on the machine hits both
-        our_times.append(_timed(ours))
-        peer_times.append(_timed(peer))
-    value = len(files) / statistics.median(our_times)
-    peer_value = len(files) / statistics.median(peer_times)
-    met = "met" if value >= GOAL else "NOT met"
-    note = (
-        f"{len(files)} stdlib files, median of {ROUNDS}; issue goal >= {GOAL:.0f} files/s on this "
-        f"machine: {met} ({value:.0f} files/s); ruff is Rust on {os.cpu_count()} cores"
-    )
+    times: dict[str, list[float]] = {"ours": [], "single": [], "peer": []}
+    for _ in range(ROUNDS):  # interleaved, so a busy moment on the machine hits all three
+        times["ours"].append(_timed(ours))
+        times["single"].append(_timed(single))
+        times["peer"].append(_timed(peer))
+    rate = {name: len(files) / statistics.median(samples) for name, samples in times.items()}
+    cpus = available_cpus()
+    met = "met" if rate["ours"] >= GOAL else "NOT met"
+    where = f"{len(files)} stdlib files, median of {ROUNDS}, ruff is Rust on {os.cpu_count()} cores"
     return [
         Row(
             area="check",
-            name="files/s over stdlib",
-            value=value,
+            name=f"files/s over stdlib (--jobs {cpus})",
+            value=rate["ours"],
             unit="files/s",
             peer="ruff check --select E",
-            peer_value=peer_value,
-            target=(">=", 0.02),
-            note=note,
-        )
+            peer_value=rate["peer"],
+            target=(">=", round(GOAL / rate["peer"], 4)),
+            note=(
+                f"{where}; issue goal >= {GOAL:.0f} files/s on this machine: {met} "
+                f"({rate['ours']:.0f} files/s); the workers share the CPUs with whatever else "
+                f"runs, so a busy machine gets less than {cpus}x the single-process rate"
+            ),
+        ),
+        Row(
+            area="check",
+            name="files/s over stdlib (--jobs 1)",
+            value=rate["single"],
+            unit="files/s",
+            peer="ruff check --select E",
+            peer_value=rate["peer"],
+            note=(
+                f"{where}; one process: about half the time is CPython's parser "
+                "(compile()/ast.parse, which the syntax check needs for every file), the "
+                "rest the one analysis pass, the rules and ~0.1 s of start-up"
+            ),
+        ),
     ]

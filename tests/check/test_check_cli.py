@@ -133,3 +133,19 @@ def test_real_subprocess(project: Path) -> None:
     )
     assert result.returncode == 1, result.stderr
     assert {row["code"] for row in json.loads(result.stdout)} >= {"QC001", "QC008", "QC009"}
+
+
+def test_jobs_give_the_same_report(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in sorted(p.name for p in FIXTURES.glob("*.py")):
+        shutil.copy(FIXTURES / name, project / f"fixture_{name}")
+    (project / "broken.py").write_text("def broken(:\n")
+    expected = run("--jobs", "1", "--format", "json", str(project))
+    assert expected[0] == 1
+    # even a handful of files goes to worker processes
+    monkeypatch.setattr("qtcompute.check._jobs.MIN_FILES_PER_WORKER", 1)
+    assert run("--jobs", "2", "--format", "json", str(project)) == expected
+    assert run("-j", "3", "--format", "json", str(project)) == expected
+
+
+def test_jobs_must_be_positive(project: Path) -> None:
+    assert run("--jobs", "0", str(project))[0] == 2

@@ -6,6 +6,7 @@ counted from 1); every other line must produce none. One parametrized test reads
 
 from __future__ import annotations
 
+import gc
 import re
 from pathlib import Path
 
@@ -108,3 +109,27 @@ def test_deeply_nested_code_does_not_crash() -> None:
     # too deep even for the parser: reported, not raised
     source = "import multiprocessing\nx = " + " + ".join(["1"] * 20000) + "\n"
     assert [f.code for f in check_source(source, prefilter=False)] == ["QC000"]
+
+
+def test_prefilter_keeps_syntax_results() -> None:
+    # a compiler-only error (`return` outside a function): a file that mentions a trigger was
+    # always parsed, not compiled, so it is not reported even when no rule can fire on it
+    assert check_source("import queue\nreturn 1\n", prefilter=True) == []
+    assert check_source("import queue\nreturn 1\n", prefilter=False) == []
+    # a file without any trigger is only compiled, as it always was
+    assert [f.code for f in check_source("return 1\n", prefilter=True)] == ["QC000"]
+    # a parser error is reported either way
+    assert [f.code for f in check_source("import queue\nx = (\n")] == ["QC000"]
+    assert check_source("x = (\n", ignore=["QC000"]) == []
+
+
+def test_checking_leaves_no_reference_cycles() -> None:
+    # check_paths pauses the cyclic collector: a file's tables must be freed by refcounting
+    source = (FIXTURES / "seed_calculator.py").read_text(encoding="utf-8")
+    gc.collect()
+    gc.disable()
+    try:
+        assert check_source(source)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

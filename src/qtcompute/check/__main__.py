@@ -2,4 +2,5 @@
 
 from qtcompute.check._cli import check
 
-check(prog_name="qtcompute check")
+if __name__ == "__main__":  # --jobs starts worker processes; they must not run the command again
+    check(prog_name="qtcompute check")

@@ -15,7 +15,8 @@ from qtcompute.check import _knowledge as k
 from qtcompute.check._scopes import Binding, ClassInfo, FuncInfo, Pos, Recorder, Scope, pos
 
 _BUILTINS = frozenset(dir(builtins))
-_PROCESS_MODULES = ("multiprocessing", "concurrent", "qtcompute", "loky", "pebble")
+# imports that make a module "use processes" (QC001-QC007 look at no other module)
+PROCESS_MODULES = ("multiprocessing", "concurrent", "qtcompute", "loky", "pebble")
 _MAX_DEPTH = 12  # how far a value is followed through assignments
 
 
@@ -36,12 +37,19 @@ class Module:
         self._reach_memo: dict[str, dict[FuncInfo, tuple[ast.Call, FuncInfo] | None]] = {}
         self._class_memo: dict[tuple[str, ClassInfo], bool] = {}
 
+    def release(self) -> None:
+        """Drop the tables (see :meth:`Recorder.release`); the module cannot be asked again."""
+        self._r.release()
+        self._reach_memo.clear()
+        self._class_memo.clear()
+        self.__dict__.pop("gui_functions", None)
+
     @cached_property
     def uses_processes(self) -> bool:
         """Whether the module imports anything that can start processes."""
         for bindings in self._all_bindings():
             for b in bindings:
-                if b.how == "import" and b.qualname and b.qualname.startswith(_PROCESS_MODULES):
+                if b.how == "import" and b.qualname and b.qualname.startswith(PROCESS_MODULES):
                     return True
         return False
 

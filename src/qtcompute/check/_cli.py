@@ -7,6 +7,7 @@ import sys
 import click
 
 from qtcompute.check._format import format_json, format_sarif, format_text
+from qtcompute.check._jobs import available_cpus
 from qtcompute.check._runner import check_paths, unknown_codes
 from qtcompute.check.rules import RULES
 
@@ -47,6 +48,14 @@ def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
 )
 @click.option("--output", "-o", type=click.File("w"), default="-", help="Write the report here.")
 @click.option("--statistics", is_flag=True, help="Print a count per code on stderr.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes for many files [default: the number of CPUs]; 1 checks in this "
+    "process. The output is the same for any number.",
+)
 def check(
     paths: tuple[str, ...],
     output_format: str,
@@ -55,12 +64,19 @@ def check(
     exclude: tuple[str, ...],
     output: click.utils.LazyFile,
     statistics: bool,
+    jobs: int | None,
 ) -> None:
     """Check Python files and folders for multiprocessing and freezing pitfalls.
 
     Silence one line with `# noqa: QC003` (or a bare `# noqa`). Rules: docs/rules/.
     """
-    report = check_paths(paths, select=select, ignore=ignore, exclude=exclude)
+    report = check_paths(
+        paths,
+        select=select,
+        ignore=ignore,
+        exclude=exclude,
+        jobs=available_cpus() if jobs is None else jobs,
+    )
     if output_format == "json":
         output.write(format_json(report.findings))
     elif output_format == "sarif":

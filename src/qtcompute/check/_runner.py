@@ -8,16 +8,21 @@ run did not check everything it was asked to.
 from __future__ import annotations
 
 import ast
+import gc
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
+from functools import partial
 from pathlib import Path
 
-from qtcompute.check._analysis import Module
+from qtcompute.check import _knowledge as k
+from qtcompute.check._analysis import PROCESS_MODULES, Module
 from qtcompute.check._findings import SYNTAX_ERROR, Finding
+from qtcompute.check._jobs import chunked, map_in_processes, worker_count
 from qtcompute.check._noqa import suppressed
 from qtcompute.check.rules import RULES, Rule
 
@@ -28,9 +33,11 @@ ALL_CODES: tuple[str, ...] = (SYNTAX_ERROR, *(rule.code for rule in RULES))
 # Directories never entered while walking a folder (a path given explicitly is always checked).
 DEFAULT_EXCLUDE: tuple[str, ...] = ("__pycache__", "node_modules", ".*")
 
-# A file that mentions none of these cannot trigger any rule (each rule needs an import of a
-# process library, or a receiver whose name or call these substrings cover), so it is only
-# compiled to find syntax errors: compiling costs half as much as building the syntax tree.
+# The pre-filter: a file that cannot produce a finding is only compiled, to find syntax errors
+# (compiling costs two thirds of building the syntax tree, and the analysis is skipped).
+#
+# 1. A file that mentions none of the triggers is never analysed (the filter the checker has
+#    always had; its results are kept exactly as they were, QC000 included).
 _TRIGGERS = (
     b"multiprocessing",
     b"concurrent",
@@ -44,6 +51,44 @@ _TRIGGERS = (
     b".recv()",
     b".join()",
 )
+# 2. Of the others, only a file holding one of these word sets can produce a finding, since names
+#    appear in the source as written: QC001-QC007 need an import of a process library
+#    (``Module.uses_processes``), QC008 a function run by the GUI thread (a ``.connect()`` call or
+#    a Qt slot decorator), QC009 without a process library a worker loop (``while`` ...
+#    ``param.get()`` ... ``except``). Keep this in step with the rules: a rule that fires
+#    without any of these words needs its own word set here (the fixtures test it).
+_FINDING_WORDS: tuple[tuple[bytes, ...], ...] = (
+    *((name.encode(),) for name in PROCESS_MODULES),
+    (b"connect",),
+    *((name.encode(),) for name in sorted(k.QT_PACKAGES)),
+    (b"while", b"get", b"except"),
+)
+
+
+def _triggered(data: bytes) -> bool:
+    return any(trigger in data for trigger in _TRIGGERS)
+
+
+def _may_find(data: bytes) -> bool:
+    """False only when no rule can fire on this source (so only its syntax is checked)."""
+    if not data.isascii():
+        return True  # identifiers in other scripts are normalized (NFKC): words can hide
+    return any(all(word in data for word in words) for words in _FINDING_WORDS)
+
+
+def _syntax_check(data: bytes, path: str, triggered: bool) -> None:
+    """Raise what checking ``data`` in full would raise on parsing it, without the tree.
+
+    compile() also rejects what only the compiler finds (``return`` outside a function). A
+    triggered file was always parsed with ast.parse, which accepts those; it still is, on the
+    rare compile error, so the report is the same as before the second filter existed.
+    """
+    try:
+        compile(data, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        if not triggered:
+            raise
+        ast.parse(data, path)
 
 
 class CheckError(Exception):
@@ -88,14 +133,18 @@ def check_source(
         # SyntaxWarnings ("is" with a literal, invalid escapes) belong to other linters
         warnings.simplefilter("ignore")
         try:
-            if prefilter and not any(trigger in data for trigger in _TRIGGERS):
-                compile(data, path, "exec", dont_inherit=True)
-                return []
+            if prefilter:
+                triggered = _triggered(data)
+                if not (triggered and _may_find(data)):
+                    if is_selected(SYNTAX_ERROR, select, ignore):
+                        _syntax_check(data, path, triggered)
+                    return []
             tree = ast.parse(data, path)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             if not is_selected(SYNTAX_ERROR, select, ignore):
                 return []
             return [_syntax_finding(path, exc)]
+    module = None
     try:
         module = Module(tree, path)
         lines = _decode(data).splitlines()
@@ -108,6 +157,9 @@ def check_source(
                     findings.append(Finding(path, line, col, rule.code, message))
     except Exception as exc:
         raise CheckError(f"{path}: internal error in the checker: {exc!r}") from exc
+    finally:
+        if module is not None:
+            module.release()
     return sorted(set(findings))
 
 
@@ -148,6 +200,74 @@ def discover(paths: Iterable[str | os.PathLike[str]], exclude: Sequence[str] = (
     return sorted(found)
 
 
+@dataclass(frozen=True)
+class _Options:
+    """What a worker needs to check files the way the caller asked."""
+
+    select: tuple[str, ...]
+    ignore: tuple[str, ...]
+    prefilter: bool
+
+
+@dataclass(frozen=True)
+class _FileResult:
+    """One file's outcome, sent back from a worker: its findings, or why it was not checked."""
+
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+
+
+def _check_file(path: Path, options: _Options) -> _FileResult:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return _FileResult(error=f"{path}: cannot read: {exc.strerror or exc}")
+    try:
+        found = check_source(
+            data,
+            str(path),
+            select=options.select,
+            ignore=options.ignore,
+            prefilter=options.prefilter,
+        )
+    except CheckError as exc:
+        log.debug("internal error", exc_info=True)
+        return _FileResult(error=str(exc))
+    return _FileResult(tuple(found))
+
+
+# Collect cycles by hand every this many files while the collector is paused (a safety net:
+# check_source leaves no cycles behind).
+_COLLECT_EVERY = 64
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while files are checked.
+
+    The syntax tree of a large file is hundreds of thousands of objects, all alive until the file
+    is done, and the collector would traverse them again and again while the parser builds them
+    (a fifth of the run). Nothing needs it: :meth:`Module.release` breaks the only cycles.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _check_batch(paths: Sequence[Path], options: _Options) -> list[_FileResult]:
+    results = []
+    with _collector_paused():
+        for index, path in enumerate(paths, start=1):
+            results.append(_check_file(path, options))
+            if index % _COLLECT_EVERY == 0:
+                gc.collect(1)
+    return results
+
+
 def check_paths(
     paths: Iterable[str | os.PathLike[str]],
     *,
@@ -155,22 +275,29 @@ def check_paths(
     ignore: Sequence[str] = (),
     exclude: Sequence[str] = (),
     prefilter: bool = True,
+    jobs: int = 1,
 ) -> Report:
-    """Check files and folders; never raises for a bad file, records it in ``errors``."""
-    report = Report()
-    for path in discover(paths, exclude):
-        report.files += 1
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            report.errors.append(f"{path}: cannot read: {exc.strerror or exc}")
-            continue
-        try:
-            found = check_source(data, str(path), select=select, ignore=ignore, prefilter=prefilter)
-        except CheckError as exc:
-            log.debug("internal error", exc_info=True)
-            report.errors.append(str(exc))
-            continue
-        report.findings.extend(found)
+    """Check files and folders; never raises for a bad file, records it in ``errors``.
+
+    ``jobs`` above 1 checks in up to that many worker processes when there are enough files to
+    be worth it (``_jobs.py``); the report is the same, in the same order, either way.
+    """
+    files = discover(paths, exclude)
+    options = _Options(tuple(select), tuple(ignore), prefilter)
+    results: list[_FileResult] | None = None
+    workers = worker_count(jobs, len(files))
+    if workers > 1:
+        batches = map_in_processes(
+            partial(_check_batch, options=options), chunked(files, workers), workers
+        )
+        if batches is not None:
+            results = [result for batch in batches for result in batch]
+    if results is None:
+        results = _check_batch(files, options)
+    report = Report(files=len(files))
+    for result in results:
+        report.findings.extend(result.findings)
+        if result.error is not None:
+            report.errors.append(result.error)
     report.findings.sort()
     return report

@@ -119,52 +119,95 @@ class Recorder:
         self.guards: list[tuple[ast.If, list[ast.stmt]]] = []
         self.scope_of: dict[ast.AST, Scope] = {}
         self.func_of: dict[ast.AST, FuncInfo | None] = {}
+        self.scopes: list[Scope] = [self.module_scope]
+
+    def release(self) -> None:
+        """Break the reference cycles of the tables (a scope's bindings point back to it, a class
+        and its methods to each other), so that reference counting frees them and the syntax tree
+        they hold as soon as the module is dropped, without waiting for the cyclic collector."""
+        for scope in self.scopes:
+            scope.bindings.clear()
+        for cls in self.classes:
+            cls.methods.clear()
+            cls.attrs.clear()
 
     def run(self, tree: ast.Module) -> None:
-        # An explicit stack, not recursion: generated code nests expressions thousands deep.
-        self._stack: list[tuple[ast.AST, Scope, str, FuncInfo | None]] = []
-        self._push(tree.body, self.module_scope, IMPORT, None)
-        while self._stack:
-            self.visit(*self._stack.pop())
+        """Visit every node once, in source order (pre-order, fields in grammar order).
 
-    def _push(self, nodes: list[ast.AST], scope: Scope, region: str, func: FuncInfo | None) -> None:
+        This loop is most of the checker's time after the parser, so it is written for speed: an
+        explicit stack (not recursion: generated code nests expressions thousands deep) of bare
+        nodes, and the context (scope, region, function) kept in locals. Entering a function, a
+        class or the main guard pushes :class:`_Enter` markers around its body: the one on top
+        switches to the new context, the one below it restores the outer context afterwards.
+        """
+        module_scope = self.module_scope
+        calls, scope_of, func_of = self.calls, self.scope_of, self.func_of
+        scope: Scope = module_scope
+        region = IMPORT
+        func: FuncInfo | None = None
         # reversed, so that nodes pop in source order: bindings are recorded in that order
-        self._stack.extend((node, scope, region, func) for node in reversed(nodes))
-
-    def visit(self, node: ast.AST, scope: Scope, region: str, func: FuncInfo | None) -> None:
-        kind = type(node)
-        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef or kind is ast.Lambda:
-            self._function(node, scope, region, func)  # type: ignore[arg-type]
-            return
-        if kind is ast.ClassDef:
-            self._class(node, scope, region, func)  # type: ignore[arg-type]
-            return
-        if kind is ast.If and region == IMPORT and scope.kind == "module":
-            guard = main_guard(node.test)  # type: ignore[attr-defined]
-            if guard is not None:
-                body, orelse = node.body, node.orelse  # type: ignore[attr-defined]
-                inside, outside = (body, orelse) if guard else (orelse, body)
-                self.guards.append((node, inside))  # type: ignore[arg-type]
-                self._push(outside, scope, IMPORT, func)
-                self._push(inside, scope, GUARD, func)
-                return
-        if kind is ast.Call:
-            self.calls.append(node)  # type: ignore[arg-type]
-            self.scope_of[node] = scope
-            self.func_of[node] = func
-            if region == FUNCTION and func is not None:
-                func.calls.append(node)  # type: ignore[arg-type]
-            elif region == GUARD:
-                self.guard_calls.append(node)  # type: ignore[arg-type]
-            else:
-                self.import_calls.append(node)  # type: ignore[arg-type]
-        elif kind is ast.Name:
-            self.scope_of[node] = scope
-        elif kind in _BINDERS:
-            self._bind_statement(node, scope, func)
-        elif kind is ast.While and func is not None:
-            func.loops.append(node)  # type: ignore[arg-type]
-        self._push(_children(node), scope, region, func)
+        stack: list[ast.AST | _Enter] = list(reversed(tree.body))
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        while stack:
+            node = pop()
+            kind = node.__class__
+            if kind is ast.Name:
+                scope_of[node] = scope  # its only child is the Load/Store context
+                continue
+            if kind is _Enter:
+                scope, region, func = node.scope, node.region, node.func  # type: ignore[union-attr]
+                continue
+            if kind is ast.Call:
+                calls.append(node)  # type: ignore[arg-type]
+                scope_of[node] = scope
+                func_of[node] = func
+                if region == FUNCTION and func is not None:
+                    func.calls.append(node)  # type: ignore[arg-type]
+                elif region == GUARD:
+                    self.guard_calls.append(node)  # type: ignore[arg-type]
+                else:
+                    self.import_calls.append(node)  # type: ignore[arg-type]
+            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef or kind is ast.Lambda:
+                info, body, outer = self._function(node, scope, region, func)  # type: ignore[arg-type]
+                push(_Enter(scope, region, func))
+                extend(reversed(body))
+                push(_Enter(info.scope, FUNCTION, info))
+                extend(reversed(outer))  # decorators and defaults run first, outside
+                continue
+            elif kind is ast.ClassDef:
+                own, body, outer = self._class(node, scope)  # type: ignore[arg-type]
+                push(_Enter(scope, region, func))
+                extend(reversed(body))
+                push(_Enter(own, region, func))
+                extend(reversed(outer))
+                continue
+            elif kind in _BINDERS:
+                self._bind_statement(node, scope, func)  # type: ignore[arg-type]
+            elif kind is ast.If and region == IMPORT and scope.kind == "module":
+                guard = main_guard(node.test)  # type: ignore[union-attr]
+                if guard is not None:
+                    body, orelse = node.body, node.orelse  # type: ignore[union-attr]
+                    inside, outside = (body, orelse) if guard else (orelse, body)
+                    self.guards.append((node, inside))  # type: ignore[arg-type]
+                    # the guard's own body first, then what runs outside it
+                    extend(reversed(outside))
+                    push(_Enter(scope, IMPORT, func))
+                    extend(reversed(inside))
+                    push(_Enter(scope, GUARD, func))
+                    continue
+            elif kind is ast.While and func is not None:
+                func.loops.append(node)  # type: ignore[arg-type]
+            fields = _FIELDS.get(kind)
+            if fields is None:
+                fields = _FIELDS[kind] = _child_fields(kind)
+            for name in fields:
+                value = getattr(node, name, None)
+                if value.__class__ is list:
+                    for child in reversed(value):
+                        if child.__class__ is not ast.Constant and isinstance(child, ast.AST):
+                            push(child)
+                elif value.__class__ is not ast.Constant and isinstance(value, ast.AST):
+                    push(value)
 
     # -- definitions -------------------------------------------------------------------------------
 
@@ -174,7 +217,8 @@ class Recorder:
         scope: Scope,
         region: str,
         func: FuncInfo | None,
-    ) -> None:
+    ) -> tuple[FuncInfo, list[ast.AST], list[ast.AST]]:
+        """Record a function; returns it, its body and what runs outside it (decorators...)."""
         is_lambda = isinstance(node, ast.Lambda)
         outer: list[ast.AST] = [d for d in node.args.kw_defaults if d is not None]
         outer[:0] = node.args.defaults
@@ -182,6 +226,7 @@ class Recorder:
             outer[:0] = node.decorator_list
         cls = scope.cls
         own = Scope("function", scope)
+        self.scopes.append(own)
         info = FuncInfo(
             node=node,
             name="<lambda>" if is_lambda else node.name,
@@ -203,18 +248,20 @@ class Recorder:
         for index, arg in enumerate(params):
             how = "self" if index == 0 and cls is not None and not is_lambda else "param"
             own.bind(Binding(arg.arg, how, pos(node), pos(node), own, func=info))
-        body: list[ast.AST] = [node.body] if is_lambda else list(node.body)
-        self._push(body, own, FUNCTION, info)
-        self._push(outer, scope, region, func)  # decorators and defaults run first
+        body: list[ast.AST] = [node.body] if is_lambda else node.body  # type: ignore[assignment]
+        return info, body, outer
 
-    def _class(self, node: ast.ClassDef, scope: Scope, region: str, func: FuncInfo | None) -> None:
+    def _class(
+        self, node: ast.ClassDef, scope: Scope
+    ) -> tuple[Scope, list[ast.AST], list[ast.AST]]:
+        """Record a class; returns its scope, its body and what runs outside it (bases...)."""
         outer = [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
         info = ClassInfo(node=node, name=node.name, outer=scope)
         self.classes.append(info)
         own = Scope("class", scope, cls=info)
+        self.scopes.append(own)
         scope.bind(Binding(node.name, "class", pos(node), end(node), scope, cls=info))
-        self._push(list(node.body), own, region, func)
-        self._push(outer, scope, region, func)
+        return own, node.body, outer  # type: ignore[return-value]
 
     # -- bindings ----------------------------------------------------------------------------------
 
@@ -306,20 +353,27 @@ _BINDERS = (
 )
 
 
-# Nodes without anything a rule looks at: contexts (Load, Store) and operators.
-_LEAVES = (ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryop, ast.Constant)
+class _Enter:
+    """A stack marker of :meth:`Recorder.run`: the context of the nodes popped after it."""
+
+    __slots__ = ("func", "region", "scope")
+
+    def __init__(self, scope: Scope, region: str, func: FuncInfo | None) -> None:
+        self.scope, self.region, self.func = scope, region, func
 
 
-def _children(node: ast.AST) -> list[ast.AST]:
-    """``ast.iter_child_nodes`` minus the leaves: a third of all nodes, and the hot loop."""
-    found: list[ast.AST] = []
-    for name in node._fields:
-        value = getattr(node, name, None)
-        if isinstance(value, list):
-            found.extend(v for v in value if isinstance(v, ast.AST) and not isinstance(v, _LEAVES))
-        elif isinstance(value, ast.AST) and not isinstance(value, _LEAVES):
-            found.append(value)
-    return found
+# Fields that never hold a node a rule looks at: names, numbers, and the Load/Store contexts and
+# operators (a third of all nodes). Skipping them by name spares the hot loop a getattr each.
+_SCALAR_FIELDS = frozenset(
+    {"ctx", "op", "ops", "id", "attr", "arg", "module", "asname", "level", "conversion",
+     "is_async", "simple", "kind", "type_comment", "tag", "lineno"}
+)  # fmt: skip
+_FIELDS: dict[type, tuple[str, ...]] = {}  # node class -> its child fields, reversed
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    # reversed: children are pushed last field first, so that they pop in field order
+    return tuple(f for f in reversed(kind._fields) if f not in _SCALAR_FIELDS)  # type: ignore[attr-defined]
 
 
 def _names(target: ast.expr) -> list[str]:
