@@ -8,23 +8,26 @@ The areas, each a subpackage:
 - :mod:`qtcompute.build` - ``qtcompute build``: freeze with PyInstaller, then prove it runs.
 - :mod:`qtcompute.check` - ``qtcompute check``: a static checker for multiprocessing pitfalls.
 
-Only the engine is imported eagerly; the rest load on first use so that importing ``qtcompute``
-never imports Qt or PyInstaller.
+Every name here is imported on first use, so ``import qtcompute`` costs nothing and never
+imports Qt or PyInstaller; ``qtcompute check`` starts without loading the engine.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from qtcompute import errors
-from qtcompute.engine import (
-    Pool,
-    PoolEvent,
-    PoolStats,
-    TaskFuture,
-    WorkerState,
-    report_progress,
-)
+if TYPE_CHECKING:
+    from qtcompute import errors
+    from qtcompute.engine import (
+        Pool,
+        PoolEvent,
+        PoolStats,
+        TaskFuture,
+        WorkerState,
+        report_progress,
+    )
+    from qtcompute.freeze import main, run
 
 __version__ = "0.1.0"
 
@@ -41,13 +44,28 @@ __all__ = [
     "run",
 ]
 
-_LAZY = {"run": "qtcompute.freeze", "main": "qtcompute.freeze"}
+_WHERE = {
+    "Pool": "qtcompute.engine",
+    "PoolEvent": "qtcompute.engine",
+    "PoolStats": "qtcompute.engine",
+    "TaskFuture": "qtcompute.engine",
+    "WorkerState": "qtcompute.engine",
+    "report_progress": "qtcompute.engine",
+    "run": "qtcompute.freeze",
+    "main": "qtcompute.freeze",
+}
 
 
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
+    if name == "errors":
+        return importlib.import_module("qtcompute.errors")
+    module_name = _WHERE.get(name)
     if module_name is None:
         raise AttributeError(f"module 'qtcompute' has no attribute {name!r}")
-    import importlib
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value  # once is enough
+    return value
 
-    return getattr(importlib.import_module(module_name), name)
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
