@@ -138,8 +138,7 @@ def test_interpreter_exit_without_shutdown_leaves_no_worker(start_method, tmp_pa
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
 @pytest.mark.parametrize("task", ["compute_forever", "python_loop_forever"])
-def test_parent_sigkill_takes_busy_workers_down(start_method, task, tmp_path):
-    out = tmp_path / "pids.json"
+def test_parent_sigkill_takes_busy_workers_down(start_method, task):
     script = run_script(
         f"""
         import json, sys
@@ -148,19 +147,15 @@ def test_parent_sigkill_takes_busy_workers_down(start_method, task, tmp_path):
         pool = Pool(2, start_method={start_method!r})
         pool.ping(timeout=60)
         futures = [pool.submit(tasks.{task}) for _ in range(2)]
-        with open(sys.argv[1] + ".tmp", "w") as fh:
-            json.dump(pool.pids(), fh)
-        import os
-        os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+        print(json.dumps(pool.pids()), flush=True)  # the handshake: workers are busy now
         sys.stdin.read()  # wait here until killed
         """,
-        str(out),
         stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
     try:
-        _wait_for_file(out, script)
-        pids = json.loads(out.read_text())
-        assert all(psutil.pid_exists(pid) for pid in pids)
+        pids = json.loads(script.stdout.readline())
+        assert len(pids) == 2 and all(psutil.pid_exists(pid) for pid in pids)
         script.kill()
         script.wait(timeout=30)
         # The target is under a second (benchmarks measure it); the bound here only catches
@@ -168,23 +163,9 @@ def test_parent_sigkill_takes_busy_workers_down(start_method, task, tmp_path):
         assert wait_gone(pids, timeout=10) == [], "orphaned workers survived their parent"
     finally:
         script.kill()
-        script.stdin.close()
         script.wait()
-
-
-def _wait_for_file(path: Path, process: subprocess.Popen) -> None:
-    """Block until ``path`` appears, using inotify-free waiting on the child's progress."""
-    import select
-
-    # The script writes the file and then blocks reading stdin; we wait on its stdout-less
-    # progress by watching the directory with a pidfd-style timeout loop on the process.
-    for _ in range(600):
-        if path.exists():
-            return
-        if process.poll() is not None:
-            raise AssertionError(f"the script exited early with {process.returncode}")
-        select.select([], [], [], 0.1)
-    raise AssertionError("the script never reported its worker pids")
+        script.stdin.close()
+        script.stdout.close()
 
 
 @pytest.mark.skipif(not LINUX, reason="psutil.net_connections per process")
