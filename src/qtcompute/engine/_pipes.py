@@ -14,11 +14,16 @@ import os
 import struct
 import sys
 from multiprocessing.connection import Connection
+from typing import Any
 
 _LENGTH = struct.Struct("!i")
 _LONG_LENGTH = struct.Struct("!Q")
 
 if sys.platform == "win32":
+
+    def endpoint(conn: Connection) -> Any:
+        """What send_frame/recv_frame take: the Connection itself on Windows."""
+        return conn
 
     def send_frame(conn: Connection, data: bytes) -> None:
         conn.send_bytes(data)
@@ -28,13 +33,17 @@ if sys.platform == "win32":
 
 else:
 
-    def send_frame(conn: Connection, data: bytes) -> None:
+    def endpoint(conn: Connection) -> Any:
+        """What send_frame/recv_frame take: the descriptor on POSIX (looked up once: the
+        Connection's own fileno() is a Python call with checks, on every frame)."""
+        return conn.fileno()
+
+    def send_frame(fd: int, data: bytes) -> None:
         size = len(data)
         if size > 0x7FFFFFFF:
             header = _LENGTH.pack(-1) + _LONG_LENGTH.pack(size)
         else:
             header = _LENGTH.pack(size)
-        fd = conn.fileno()
         if size < 65536:
             buffer = memoryview(header + data)  # one write for the common small frame
         else:
@@ -47,8 +56,7 @@ else:
             written = os.write(fd, buffer)
             buffer = buffer[written:]
 
-    def recv_frame(conn: Connection) -> bytes:
-        fd = conn.fileno()
+    def recv_frame(fd: int) -> bytes:
         header = _read_exact(fd, 4)
         (size,) = _LENGTH.unpack(header)
         if size == -1:

@@ -11,7 +11,7 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _messages as msg
-from qtcompute.engine._pipes import send_frame
+from qtcompute.engine._pipes import endpoint, send_frame
 from qtcompute.engine._worker import worker_main
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class WorkerHandle:
             child_end.close()  # the child has its own copy now; ours would hide its EOF
         self.index = index
         self.conn: Connection = parent_end
+        self.io = endpoint(parent_end)  # what frames are sent and received on (and waited on)
         self.sentinel: int = self.process.sentinel
         self.pid: int = self.process.pid
         self.state = WorkerState.STARTING
@@ -80,7 +81,7 @@ class WorkerHandle:
             # (timeout, stop, shutdown) while the worker itself stays silent.
             self.kick_fds = os.pipe()
             self.poller = select.poll()
-            self.poller.register(self.conn.fileno(), select.POLLIN)
+            self.poller.register(self.io, select.POLLIN)
             self.poller.register(self.kick_fds[0], select.POLLIN)
 
     def kick(self) -> None:
@@ -93,7 +94,7 @@ class WorkerHandle:
     def wait_readable(self, deadline: float | None) -> bool:
         """Block until a frame (or EOF) can be read; False on a kick or at the deadline."""
         ms = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
-        fd = self.conn.fileno()
+        fd = self.io
         readable = False
         for ready, _events in self.poller.poll(ms):
             if ready == fd:
@@ -107,11 +108,11 @@ class WorkerHandle:
         """True if a frame (or EOF) can be read now without blocking."""
         if self.poller is None:
             return self.conn.poll(0)
-        fd = self.conn.fileno()
+        fd = self.io
         return any(ready_fd == fd for ready_fd, _ in self.poller.poll(0))
 
     def send(self, frame: bytes) -> None:
-        send_frame(self.conn, frame)
+        send_frame(self.io, frame)
 
     def ask_to_stop(self, grace: float) -> None:
         """Graceful stop: the worker exits after its current task (the seed's ``EXIT``)."""

@@ -161,13 +161,13 @@ class Supervisor:
             if worker is None or worker.claimed or worker.eof or worker.poller is None:
                 return
             worker.claimed = threading.get_ident()
-            self._waiter.remove(worker.conn)
+            self._waiter.remove(worker.io)
         try:
             while not future.done():
                 if not worker.wait_readable(deadline):
                     return  # timed out, or kicked: another thread settled the task
                 try:
-                    frame = recv_frame(worker.conn)
+                    frame = recv_frame(worker.io)
                 except (EOFError, OSError):
                     return  # the worker died: the supervisor reports it (sentinel)
                 out = Outbox()
@@ -186,7 +186,7 @@ class Supervisor:
                         self._on_exit(worker, out)
                         replace = True
                     elif not worker.eof:
-                        self._waiter.add(worker.conn, ("frame", worker))
+                        self._waiter.add(worker.io, ("frame", worker))
             out.deliver()
             if replace:
                 self.wake()  # replacements are started by the supervisor thread only
@@ -442,10 +442,10 @@ class Supervisor:
 
     def _receive(self, worker: WorkerHandle, out: Outbox) -> None:
         try:
-            frame = recv_frame(worker.conn)
+            frame = recv_frame(worker.io)
         except (EOFError, OSError):
             worker.eof = True  # the sentinel reports the death itself
-            self._waiter.remove(worker.conn)
+            self._waiter.remove(worker.io)
             return
         self._on_frame(worker, frame, out)
 
@@ -515,7 +515,7 @@ class Supervisor:
         if worker in self._idle:
             self._idle.remove(worker)
         self._handles.remove(worker)
-        self._waiter.remove(worker.conn)
+        self._waiter.remove(worker.io)
         self._waiter.remove(worker.sentinel)
         exitcode = worker.reap()
         how = describe_death(exitcode)
@@ -588,7 +588,7 @@ class Supervisor:
                 self._initargs,
             )
             self._handles.append(worker)
-            self._waiter.add(worker.conn, ("frame", worker))
+            self._waiter.add(worker.io, ("frame", worker))
             self._waiter.add(worker.sentinel, ("exit", worker))
             if self._started_once:
                 self._restarts += 1

@@ -23,7 +23,7 @@ from typing import Any
 
 from qtcompute.engine import _messages as msg
 from qtcompute.engine._pickling import pack_exception
-from qtcompute.engine._pipes import recv_frame, send_frame
+from qtcompute.engine._pipes import endpoint, recv_frame, send_frame
 
 # Exit codes, so the parent can tell a deliberate exit from a crash.
 EXIT_OK = 0
@@ -38,16 +38,17 @@ class _Channel:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.io = endpoint(conn)
         self.lock = threading.Lock()
 
     def send(self, task_id: int, message: Any) -> None:
         frame = msg.encode(task_id, message)
         with self.lock:
-            send_frame(self.conn, frame)
+            send_frame(self.io, frame)
 
     def send_frame(self, frame: bytes) -> None:
         with self.lock:
-            send_frame(self.conn, frame)
+            send_frame(self.io, frame)
 
 
 class _ProgressReporter:
@@ -239,7 +240,7 @@ def worker_main(
 def _serve(conn: Connection, channel: _Channel, reporter: _ProgressReporter) -> None:
     while True:
         try:
-            frame = recv_frame(conn)
+            frame = recv_frame(channel.io)
         except (EOFError, OSError):
             return  # the parent closed our pipe: nothing more will come
         task_id = msg.task_id_of(frame)
