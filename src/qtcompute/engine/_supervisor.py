@@ -29,6 +29,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _messages as msg
+from qtcompute.engine import _shm
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._pickling import dumps_task, unpack_exception
 from qtcompute.engine._pipes import recv_frame
@@ -99,6 +100,7 @@ class Supervisor:
         self._wakeup_reader, self._wakeup_writer = ctx.Pipe(duplex=False)
         self._wakeup_pending = False
         self._waiter = make_waiter()
+        _shm.SPARES.pool_opened()
         self._spawned = threading.Event()
         self.start_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"{name}-supervisor", daemon=True)
@@ -638,6 +640,7 @@ class Supervisor:
                 out.cancel_pending(task)
 
     def _close(self) -> None:
+        _shm.SPARES.pool_closed()
         self._waiter.close()
         for conn in (
             self._lifeline_reader,
