@@ -17,11 +17,11 @@ Lifetimes, so that ``/dev/shm`` never keeps anything:
 
 First touches of fresh memory are slow (on a virtual machine especially: a 128 MB copy into
 new pages took 0.1-0.7 s here, into touched ones 0.03 s). So the process that owns pools keeps
-*spares*: after sending a buffer of some size, a background thread prepares another segment of
-that size with its pages already allocated, and the next send of that size copies into it at
-memory speed. Spares are bounded in total size, registered with the resource tracker like any
-segment, and unlinked when the last pool of the process shuts down and at exit. Workers keep none:
-a killed worker could not clean them up.
+*spares*: after sending a buffer of a size it has sent before, a background thread prepares
+segments of that size with their pages already allocated, and the next send of that size copies
+into one at memory speed. Spares are bounded in total size, registered with the resource tracker
+like any segment, and unlinked when the last pool of the process shuts down and at exit. Workers
+keep none: a killed worker could not clean them up.
 
 Windows has no POSIX shared memory with these semantics (a mapping dies with its last handle,
 which would need an acknowledgement from the receiver): there, buffers stay in the pickle.
@@ -156,6 +156,7 @@ class _Spares:
         self._bytes = 0  # ready, wanted and in preparation
         self._busy = False
         self._pools = 0
+        self._seen: dict[int, None] = {}  # recent sizes, oldest first: spares only for repeats
         self._thread: threading.Thread | None = None
         self._enabled = AVAILABLE and multiprocessing.parent_process() is None
 
@@ -180,7 +181,14 @@ class _Spares:
 
     def want(self, size: int) -> None:
         with self._cond:
-            if not self._enabled or self._pools <= 0 or self._bytes + size > self.MAX_BYTES:
+            if not self._enabled or self._pools <= 0:
+                return
+            if size not in self._seen:  # a one-off size would only tie up memory
+                self._seen[size] = None
+                if len(self._seen) > 16:
+                    del self._seen[next(iter(self._seen))]
+                return
+            if self._bytes + size > self.MAX_BYTES:
                 return
             if len(self._ready.get(size, ())) + self._wanted.count(size) >= self.PER_SIZE:
                 return
