@@ -25,11 +25,12 @@ BIG = 4 << 20  # bytes: above the 1 MiB threshold
 
 @pytest.fixture
 def no_new_shm():
-    """Request it *first* in a test's arguments, so that it is torn down after the pools (their
-    spare segments go when the last pool of the process closes)."""
+    """Request it *first* in a test's arguments, so that it is checked after the pools closed."""
     before = shm_entries()
     yield
-    assert shm_entries() - before == set(), "shared memory left in /dev/shm"
+    assert shm_entries() - before == set(), (
+        f"shared memory left in /dev/shm (test pid {os.getpid()})"
+    )
 
 
 def big_array(seed: int = 0):

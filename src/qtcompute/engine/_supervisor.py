@@ -100,7 +100,6 @@ class Supervisor:
         self._wakeup_reader, self._wakeup_writer = ctx.Pipe(duplex=False)
         self._wakeup_pending = False
         self._waiter = make_waiter()
-        _shm.SPARES.pool_opened()
         self._spawned = threading.Event()
         self.start_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"{name}-supervisor", daemon=True)
@@ -525,6 +524,10 @@ class Supervisor:
             probe.set_exception(
                 WorkerCrashedError(f"worker {worker.pid} {how}", pid=worker.pid, exitcode=exitcode)
             )
+        if exitcode != 0:
+            # Killed or crashed, perhaps between creating a result's shared memory and sending
+            # it: what it created and never handed over is ours to unlink.
+            out.call(_shm.release_left_by, worker.pid)
         if expected:
             self._emit(out, WorkerState.STOPPED, worker)
             return
@@ -640,7 +643,6 @@ class Supervisor:
                 out.cancel_pending(task)
 
     def _close(self) -> None:
-        _shm.SPARES.pool_closed()
         self._waiter.close()
         for conn in (
             self._lifeline_reader,
