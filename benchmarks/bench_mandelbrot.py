@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks._qt_loop import wait_until
 from benchmarks._table import Row, median, percentile
 
 AREA = "mandelbrot"
@@ -51,19 +52,7 @@ def _example() -> Any:
 
 
 def _wait_until(app: Any, done: Any, timeout: float = 120.0) -> None:
-    """Run the event loop (blocking on events, not spinning) until ``done()``."""
-    from qtpy.QtCore import QEventLoop, QTimer
-
-    deadline = time.perf_counter() + timeout
-    guard = QTimer()
-    guard.start(50)
-    try:
-        while not done():
-            if time.perf_counter() > deadline:
-                raise TimeoutError("benchmark step timed out")
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-    finally:
-        guard.stop()
+    wait_until(app, done, timeout)
 
 
 def measure(rounds: int = ROUNDS) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from benchmarks._qt_loop import wait_until
 from benchmarks._table import Row, median, percentile
 
 AREA = "qt"
@@ -76,20 +77,7 @@ def _app() -> Any:
 
 
 def _wait_until(done: Callable[[], bool], timeout: float = 60.0) -> None:
-    """Run the event loop (blocking on events, not spinning) until ``done()``."""
-    from qtpy.QtCore import QEventLoop, QTimer
-
-    app = _app()
-    deadline = time.perf_counter() + timeout
-    guard = QTimer()  # wake up now and then so the deadline is noticed on a silent loop
-    guard.start(50)
-    try:
-        while not done():
-            if time.perf_counter() > deadline:
-                raise TimeoutError("benchmark step timed out")
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-    finally:
-        guard.stop()
+    wait_until(_app(), done, timeout)
 
 
 def _click_latencies(window: Any, clicks: int, warmup: int = 20) -> list[float]:
