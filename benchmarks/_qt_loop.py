@@ -21,3 +21,20 @@ def wait_until(app: Any, done: Callable[[], bool], timeout: float = 60.0) -> Non
             app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
     finally:
         guard.stop()
+
+
+def start_heartbeat(app: Any) -> tuple[Any, list[float]]:
+    """A 1 ms precise QTimer recording when it fires; returns once it runs steadily.
+
+    The gaps between ticks are the event-loop stalls the benchmarks report.
+    """
+    from qtpy.QtCore import Qt, QTimer
+
+    ticks: list[float] = []
+    heartbeat = QTimer()
+    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
+    heartbeat.setInterval(1)
+    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    heartbeat.start()
+    wait_until(app, lambda: len(ticks) > 50)
+    return heartbeat, ticks

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._qt_loop import wait_until
+from benchmarks._qt_loop import start_heartbeat, wait_until
 from benchmarks._table import Row, median, percentile
 
 AREA = "mandelbrot"
@@ -58,7 +58,6 @@ def _wait_until(app: Any, done: Any, timeout: float = 120.0) -> None:
 def measure(rounds: int = ROUNDS) -> dict[str, Any]:
     """Seconds per render with the pool and in-process, and heartbeat gaps during pool renders."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from qtpy.QtCore import Qt, QTimer
     from qtpy.QtWidgets import QApplication
 
     from qtcompute import Pool
@@ -76,13 +75,7 @@ def measure(rounds: int = ROUNDS) -> dict[str, Any]:
 
     _wait_until(app, complete)  # the first render warms the workers up
 
-    ticks: list[float] = []
-    heartbeat = QTimer()
-    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
-    heartbeat.setInterval(1)
-    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    heartbeat.start()
-    _wait_until(app, lambda: len(ticks) > 50)
+    heartbeat, ticks = start_heartbeat(app)
 
     pooled: dict[str, list[float]] = {name: [] for name in VIEWS}
     single: dict[str, list[float]] = {name: [] for name in VIEWS}

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks._qt_loop import wait_until
+from benchmarks._qt_loop import start_heartbeat, wait_until
 from benchmarks._table import Row, median, percentile
 
 AREA = "qt"
@@ -161,7 +161,6 @@ def measure_flood(
     per_worker: int = 400_000, workers: int = 2, per_second: float = 0.0
 ) -> dict[str, float]:
     """Stream results from ``workers`` tasks; return stalls (s), rate and delivered count."""
-    from qtpy.QtCore import Qt, QTimer
     from qtpy.QtWidgets import QLabel
 
     from qtcompute import Pool
@@ -186,13 +185,7 @@ def measure_flood(
         nonlocal finished
         finished += 1
 
-    ticks: list[float] = []
-    heartbeat = QTimer()
-    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
-    heartbeat.setInterval(1)
-    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    heartbeat.start()
-    _wait_until(lambda: len(ticks) > 50)  # the heartbeat is steady before the flood
+    heartbeat, ticks = start_heartbeat(_app())  # steady before the flood starts
     started = time.perf_counter()
     for _ in range(workers):
         runner.submit(
