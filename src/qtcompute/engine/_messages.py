@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+import types
 from typing import Any, NamedTuple
 
 from qtcompute.engine import _shm
@@ -115,8 +116,11 @@ _KIND_OF = {cls: kind for kind, cls in enumerate(_KINDS)}
 
 # A kind byte with this bit set is followed by the shared-memory segments that hold the
 # message's large buffers (see _shm): a 4-byte length and the pickled list of (name, size).
+# Then comes the payload: the pickle of the message's fields; for a RunTask, the function's
+# pickle (a 4-byte length, then the pickle) and the pickle of (args, kwargs).
 _OUT_OF_BAND = 0x80
 _LENGTH = struct.Struct("<I")
+_RUN = 0  # RunTask's kind
 
 
 class Body(NamedTuple):
@@ -128,11 +132,25 @@ class Body(NamedTuple):
     """Names of the shared-memory segments it refers to (released if it is never delivered)."""
 
 
-def encode_body(message_type: type[Any], fields: tuple[Any, ...], out_of_band: bool) -> Body:
+def encode_task(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Body:
+    """The body of a RunTask: large buffers of the arguments go to shared memory."""
+    return encode_body(RunTask, (args, kwargs), True, _function_part(function))
+
+
+def encode_body(
+    message_type: type[Any], fields: tuple[Any, ...], out_of_band: bool, prefix: bytes = b""
+) -> Body:
     """Pickle ``fields``; with ``out_of_band``, large buffers go to shared memory."""
     kind = _KIND_OF[message_type]
     if not (out_of_band and _shm.AVAILABLE):
-        return Body(kind, pickle.dumps(fields, protocol=PROTOCOL), [])
+        return Body(kind, prefix + pickle.dumps(fields, protocol=PROTOCOL), [])
+    # Most messages hold no buffer at all: find out with one cheap pickling (every buffer it
+    # meets is left out of it), and only pickle again, placing the buffers, if there were any.
+    found: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(fields, protocol=PROTOCOL, buffer_callback=found.append)
+    if not found:
+        return Body(kind, prefix + data, [])
+    del found, data
     outgoing = _shm.Outgoing()
     try:
         data = pickle.dumps(fields, protocol=PROTOCOL, buffer_callback=outgoing)
@@ -140,10 +158,10 @@ def encode_body(message_type: type[Any], fields: tuple[Any, ...], out_of_band: b
         outgoing.discard()
         raise
     if not outgoing.segments:
-        return Body(kind, data, [])
+        return Body(kind, prefix + data, [])
     table = pickle.dumps(outgoing.segments, protocol=PROTOCOL)
     names = [name for name, _size in outgoing.segments]
-    return Body(kind | _OUT_OF_BAND, _LENGTH.pack(len(table)) + table + data, names)
+    return Body(kind | _OUT_OF_BAND, _LENGTH.pack(len(table)) + table + prefix + data, names)
 
 
 def frame(task_id: int, body: Body) -> bytes:
@@ -151,26 +169,93 @@ def frame(task_id: int, body: Body) -> bytes:
 
 
 def encode(task_id: int, message: Any, *, out_of_band: bool = False) -> bytes:
+    if type(message) is RunTask:
+        return frame(task_id, encode_task(*message))
     return frame(task_id, encode_body(type(message), tuple(message), out_of_band))
+
+
+_RESULT = _KIND_OF[Result]
+
+
+def encode_result(task_id: int, value: Any) -> bytes:
+    """``encode(task_id, Result(value), out_of_band=True)``, minus the layers: it answers every
+    task, so it is most of the worker's share of a tiny task's round trip."""
+    if not _shm.AVAILABLE:
+        return encode(task_id, Result(value), out_of_band=True)
+    found: list[pickle.PickleBuffer] = []
+    data = pickle.dumps((value,), protocol=PROTOCOL, buffer_callback=found.append)
+    if not found:
+        return _HEADER.pack(task_id, _RESULT) + data
+    return encode(task_id, Result(value), out_of_band=True)
 
 
 def task_id_of(frame: bytes) -> int:
     return _HEADER.unpack_from(frame)[0]
 
 
+def kind_of(frame: bytes) -> type[Any]:
+    """The message class of ``frame``, without unpickling it."""
+    return _KINDS[frame[8] & ~_OUT_OF_BAND]
+
+
 def decode(frame: bytes) -> Any:
     """The message in ``frame``; its shared-memory segments are mapped and unlinked."""
-    _task_id, kind = _HEADER.unpack_from(frame)
+    return _KINDS[frame[8] & ~_OUT_OF_BAND]._make(decode_fields(frame))
+
+
+def decode_fields(frame: bytes) -> tuple[Any, ...]:
+    """The fields of the message in ``frame``, as a plain tuple (see :func:`decode`)."""
+    kind = frame[8]
     view = memoryview(frame)[HEADER_SIZE:]
+    buffers = None
     if kind & _OUT_OF_BAND:
         kind &= ~_OUT_OF_BAND
         (size,) = _LENGTH.unpack_from(view)
         segments = pickle.loads(view[_LENGTH.size : _LENGTH.size + size])
         buffers = _shm.attach(segments)
-        fields = pickle.loads(view[_LENGTH.size + size :], buffers=buffers)
-    else:
-        fields = pickle.loads(view)
-    return _KINDS[kind]._make(fields)
+        view = view[_LENGTH.size + size :]
+    if kind != _RUN:
+        return pickle.loads(view, buffers=buffers)  # type: ignore[no-any-return]
+    (size,) = _LENGTH.unpack_from(view)
+    function = _load_function(view[_LENGTH.size : _LENGTH.size + size])
+    args, kwargs = pickle.loads(view[_LENGTH.size + size :], buffers=buffers)
+    return function, args, kwargs
+
+
+# Plain functions are sent by reference (module and name), so their pickle never changes: both
+# ends keep it, which saves a module lookup per task on each side. Bounded, for programs that
+# make functions on the fly; methods and partials are pickled every time (they carry state).
+_CACHEABLE = (types.FunctionType, types.BuiltinFunctionType)
+_CACHE_SIZE = 512
+_function_parts: dict[Any, bytes] = {}
+_functions: dict[bytes, Any] = {}
+
+
+def _function_part(function: Any) -> bytes:
+    cacheable = type(function) in _CACHEABLE
+    if cacheable:
+        part = _function_parts.get(function)
+        if part is not None:
+            return part
+    data = pickle.dumps(function, protocol=PROTOCOL)
+    part = _LENGTH.pack(len(data)) + data
+    if cacheable:
+        if len(_function_parts) >= _CACHE_SIZE:
+            _function_parts.clear()
+        _function_parts[function] = part
+    return part
+
+
+def _load_function(data: memoryview) -> Any:
+    key = data.tobytes()
+    function = _functions.get(key)
+    if function is None:
+        function = pickle.loads(key)
+        if type(function) in _CACHEABLE:
+            if len(_functions) >= _CACHE_SIZE:
+                _functions.clear()
+            _functions[key] = function
+    return function
 
 
 def release(frame: bytes) -> None:

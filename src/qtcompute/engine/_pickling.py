@@ -11,7 +11,7 @@ import pickle
 import traceback
 from typing import Any
 
-from qtcompute.engine._messages import PROTOCOL, Body, Failure, RunTask, encode_body
+from qtcompute.engine._messages import PROTOCOL, Body, Failure, encode_task
 from qtcompute.engine.errors import NotPicklableError, RemoteError, RemoteTraceback
 
 _QT_MODULES = ("PyQt5", "PyQt6", "PySide2", "PySide6", "shiboken", "sip", "qtpy")
@@ -27,7 +27,7 @@ def dumps_task(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Body:
     """Pickle a task (large arrays into shared memory), or raise :class:`NotPicklableError`
     naming the culprit."""
     try:
-        return encode_body(RunTask, (fn, args, kwargs), out_of_band=True)
+        return encode_task(fn, args, kwargs)
     except Exception as exc:
         raise NotPicklableError(_describe_culprit(fn, args, kwargs, exc)) from exc
 

@@ -11,7 +11,8 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _messages as msg
-from qtcompute.engine._pipes import endpoint, send_frame
+from qtcompute.engine._pipes import FrameReader, endpoint, send_frame
+from qtcompute.engine._spin import Spinner
 from qtcompute.engine._worker import worker_main
 
 if TYPE_CHECKING:
@@ -47,21 +48,30 @@ class WorkerHandle:
         lifeline: Connection,
         initializer: Any,
         initargs: tuple[Any, ...],
+        spin: float,
     ) -> None:
-        parent_end, child_end = ctx.Pipe(duplex=True)
+        # Two one-way pipes rather than one socketpair: a pipe's write and read cost half of a
+        # Unix socket's (no socket buffers to allocate), and a tiny task makes four of them.
+        task_reader, task_writer = ctx.Pipe(duplex=False)
+        reply_reader, reply_writer = ctx.Pipe(duplex=False)
         self.process = ctx.Process(  # type: ignore[attr-defined]
             target=worker_main,
-            args=(child_end, lifeline, os.getpid(), initializer, initargs),
+            args=(task_reader, reply_writer, lifeline, os.getpid(), initializer, initargs, spin),
             name=f"qtcompute-worker-{index}",
             daemon=False,  # daemonic processes may not start children; tasks may want to
         )
         try:
             self.process.start()
         finally:
-            child_end.close()  # the child has its own copy now; ours would hide its EOF
+            # The child has its own copies now; ours would hide the EOF of its death.
+            task_reader.close()
+            reply_writer.close()
         self.index = index
-        self.conn: Connection = parent_end
-        self.io = endpoint(parent_end)  # what frames are sent and received on (and waited on)
+        self.conn: Connection = reply_reader  # the worker's frames arrive here
+        self.task_conn: Connection = task_writer
+        self.io = endpoint(reply_reader)  # what frames are received on (and waited on)
+        self.out = endpoint(task_writer)  # what frames are sent on
+        self.reader = FrameReader(self.io)  # every frame is read through it (it reads ahead)
         self.sentinel: int = self.process.sentinel
         self.pid: int = self.process.pid
         self.state = WorkerState.STARTING
@@ -76,13 +86,16 @@ class WorkerHandle:
         self.exit_seen = False
         self.poller: Any = None
         self.kick_fds: tuple[int, int] | None = None
+        self.spinner: Spinner | None = None
         if sys.platform != "win32" and hasattr(select, "poll"):
             # The kick pipe wakes the claiming thread when another thread settles its task
             # (timeout, stop, shutdown) while the worker itself stays silent.
             self.kick_fds = os.pipe()
-            self.poller = select.poll()
-            self.poller.register(self.io, select.POLLIN)
-            self.poller.register(self.kick_fds[0], select.POLLIN)
+            poller = self.poller = select.poll()
+            poller.register(self.io, select.POLLIN)
+            poller.register(self.kick_fds[0], select.POLLIN)
+            if spin > 0:
+                self.spinner = Spinner(spin, lambda: poller.poll(0))
 
     def kick(self) -> None:
         if self.kick_fds is not None:
@@ -93,10 +106,18 @@ class WorkerHandle:
 
     def wait_readable(self, deadline: float | None) -> bool:
         """Block until a frame (or EOF) can be read; False on a kick or at the deadline."""
-        ms = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
+        if self.reader.buffered():
+            return True
+        spinner = self.spinner
+        events = spinner.spin() if spinner is not None else None
+        if not events:
+            ms = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
+            events = self.poller.poll(ms)
+            if spinner is not None:
+                spinner.woke()
         fd = self.io
         readable = False
-        for ready, _events in self.poller.poll(ms):
+        for ready, _events in events:
             if ready == fd:
                 readable = True
             else:
@@ -106,20 +127,22 @@ class WorkerHandle:
 
     def has_frame(self) -> bool:
         """True if a frame (or EOF) can be read now without blocking."""
+        if self.reader.buffered():
+            return True
         if self.poller is None:
             return self.conn.poll(0)
         fd = self.io
         return any(ready_fd == fd for ready_fd, _ in self.poller.poll(0))
 
     def send(self, frame: bytes) -> None:
-        send_frame(self.io, frame)
+        send_frame(self.out, frame)
 
     def ask_to_stop(self, grace: float) -> None:
         """Graceful stop: the worker exits after its current task (the seed's ``EXIT``)."""
         self.state = WorkerState.STOPPING
         self.kill_at = time.monotonic() + grace
         try:
-            self.conn.send_bytes(msg.encode(msg.CONTROL, msg.Stop()))
+            self.task_conn.send_bytes(msg.encode(msg.CONTROL, msg.Stop()))
         except OSError:
             self.terminate(grace)
 
@@ -144,6 +167,7 @@ class WorkerHandle:
         self.process.join()
         exitcode = self.process.exitcode
         self.conn.close()
+        self.task_conn.close()
         self.process.close()
         if self.kick_fds is not None:
             for fd in self.kick_fds:

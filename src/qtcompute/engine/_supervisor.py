@@ -26,13 +26,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures._base import RUNNING
 from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _messages as msg
 from qtcompute.engine import _shm
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._pickling import dumps_task, unpack_exception
-from qtcompute.engine._pipes import recv_frame
 from qtcompute.engine._process import WorkerHandle, WorkerState
 from qtcompute.engine._records import Outbox, PoolEvent, PoolStats, Task
 from qtcompute.engine._waiter import make_waiter
@@ -69,9 +69,11 @@ class Supervisor:
         initializer: Any,
         initargs: tuple[Any, ...],
         stop_grace: float,
+        spin: float,
         name: str,
     ) -> None:
         self.workers = workers
+        self._spin = spin
         self._ctx = ctx
         self._initializer = initializer
         self._initargs = initargs
@@ -155,24 +157,28 @@ class Supervisor:
         future is done, at the deadline, or as soon as anything unusual happens (the worker
         died, another thread claimed it); the caller then waits on the future as usual.
         """
-        if threading.current_thread() is self._thread:
+        if threading.get_ident() == self._thread.ident:
             return
-        with self._lock:
+        lock = self._lock
+        with lock:
             worker = self._running.get(future.task_id)
             if worker is None or worker.claimed or worker.eof or worker.poller is None:
                 return
             worker.claimed = threading.get_ident()
             self._waiter.remove(worker.io)
+        reader = worker.reader
         try:
-            while not future.done():
+            # Reading _state unlocked is safe: it only ever leaves RUNNING, under the lock of
+            # whoever settles the task; done() would take the future's lock on every pass.
+            while future._state == RUNNING:
                 if not worker.wait_readable(deadline):
                     return  # timed out, or kicked: another thread settled the task
                 try:
-                    frame = recv_frame(worker.io)
+                    frame = reader.read()
                 except (EOFError, OSError):
                     return  # the worker died: the supervisor reports it (sentinel)
                 out = Outbox()
-                with self._lock:
+                with lock:
                     if worker not in self._handles:
                         return
                     self._on_frame(worker, frame, out)
@@ -180,9 +186,13 @@ class Supervisor:
         finally:
             out = Outbox()
             replace = False
-            with self._lock:
+            with lock:
                 worker.claimed = 0
                 if worker in self._handles:
+                    # Frames read ahead with the last one are ours to handle: select() on the
+                    # pipe will not report them to the supervisor.
+                    while not worker.eof and worker.reader.buffered():
+                        self._receive(worker, out)
                     if worker.exit_seen:  # the supervisor left the death to us (see _handle)
                         self._on_exit(worker, out)
                         replace = True
@@ -442,13 +452,18 @@ class Supervisor:
             self._on_exit(worker, out)
 
     def _receive(self, worker: WorkerHandle, out: Outbox) -> None:
-        try:
-            frame = recv_frame(worker.io)
-        except (EOFError, OSError):
-            worker.eof = True  # the sentinel reports the death itself
-            self._waiter.remove(worker.io)
-            return
-        self._on_frame(worker, frame, out)
+        """Handle the next frame of ``worker`` and any others that arrived with it."""
+        reader = worker.reader
+        while True:
+            try:
+                frame = reader.read()
+            except (EOFError, OSError):
+                worker.eof = True  # the sentinel reports the death itself
+                self._waiter.remove(worker.io)
+                return
+            self._on_frame(worker, frame, out)
+            if worker.eof or not reader.buffered():
+                return
 
     def _on_frame(self, worker: WorkerHandle, frame: bytes, out: Outbox) -> None:
         task_id = msg.task_id_of(frame)
@@ -508,7 +523,7 @@ class Supervisor:
 
     def _on_exit(self, worker: WorkerHandle, out: Outbox) -> None:
         # Read what it sent before it died, then collect its exit status.
-        while not worker.eof and worker.conn.poll():
+        while not worker.eof and worker.has_frame():
             self._receive(worker, out)
         expected = worker.state is WorkerState.STOPPING
         starting = worker.state is WorkerState.STARTING
@@ -591,6 +606,7 @@ class Supervisor:
                 self._lifeline_reader,
                 self._initializer,
                 self._initargs,
+                self._spin,
             )
             self._handles.append(worker)
             self._waiter.add(worker.io, ("frame", worker))

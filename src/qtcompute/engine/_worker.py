@@ -13,17 +13,19 @@ This replaces the seed's ``worker(iq, oq)`` loop. Differences that matter:
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
+import select
 import sys
 import threading
 import time
 from multiprocessing.connection import Connection
+from types import GeneratorType
 from typing import Any
 
 from qtcompute.engine import _messages as msg
 from qtcompute.engine._pickling import pack_exception
-from qtcompute.engine._pipes import endpoint, recv_frame, send_frame
+from qtcompute.engine._pipes import FrameReader, endpoint, send_frame
+from qtcompute.engine._spin import Spinner
 
 # Exit codes, so the parent can tell a deliberate exit from a crash.
 EXIT_OK = 0
@@ -34,11 +36,13 @@ PROGRESS_INTERVAL = 0.004  # seconds: progress values closer together than this 
 
 
 class _Channel:
-    """The worker's end of the pipe; one lock so that threads never interleave frames."""
+    """The worker's ends of its two pipes; one lock so that threads never interleave frames."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.io = endpoint(conn)
+    def __init__(self, tasks: Connection, replies: Connection) -> None:
+        self.tasks = tasks
+        self.replies = replies
+        self.reader = FrameReader(endpoint(tasks))
+        self.io = endpoint(replies)
         self.lock = threading.Lock()
 
     def send(self, task_id: int, message: Any) -> None:
@@ -214,16 +218,18 @@ def _watch_parent(lifeline: Connection, parent_pid: int) -> None:
 
 
 def worker_main(
-    conn: Connection,
+    tasks: Connection,
+    replies: Connection,
     lifeline: Connection,
     parent_pid: int,
     initializer: Any,
     initargs: tuple[Any, ...],
+    spin: float = 0.0,
 ) -> None:
     """Entry point of a worker process (the ``target`` of its ``multiprocessing.Process``)."""
     global _reporter
     _watch_parent(lifeline, parent_pid)
-    channel = _Channel(conn)
+    channel = _Channel(tasks, replies)
     _make_streams_safe(channel)
     if initializer is not None:
         try:
@@ -234,15 +240,23 @@ def worker_main(
             sys.exit(EXIT_INIT_FAILED)
     _reporter = _ProgressReporter(channel)
     channel.send(msg.CONTROL, msg.Ready(os.getpid()))
-    _serve(conn, channel, _reporter)
+    _serve(channel, _reporter, spin)
 
 
-def _serve(conn: Connection, channel: _Channel, reporter: _ProgressReporter) -> None:
+def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
+    reader = channel.reader
+    read = reader.read
+    spinner = _next_frame_spinner(channel, spin)
     while True:
+        # Between tasks that come back to back (a loop of submit/result, map), the next task
+        # is caught by a short spin rather than by a wake-up (see _spin).
+        spun = spinner is None or reader.buffered() or spinner.spin()
         try:
-            frame = recv_frame(channel.io)
+            frame = read()
         except (EOFError, OSError):
             return  # the parent closed our pipe: nothing more will come
+        if not spun:
+            spinner.woke()  # type: ignore[union-attr]
         task_id = msg.task_id_of(frame)
         if task_id == msg.CONTROL:
             message = msg.decode(frame)
@@ -254,29 +268,35 @@ def _serve(conn: Connection, channel: _Channel, reporter: _ProgressReporter) -> 
         channel.send_frame(_run(task_id, frame, reporter))
 
 
+def _next_frame_spinner(channel: _Channel, spin: float) -> Spinner | None:
+    fd = getattr(channel.reader, "fd", None)  # Windows readers have none
+    if spin <= 0 or not hasattr(select, "poll") or fd is None:
+        return None  # Windows: no poll() on pipes
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return Spinner(spin, lambda: poller.poll(0))
+
+
 def _run(task_id: int, frame: bytes, reporter: _ProgressReporter) -> bytes:
     """Run one task; return the frame that answers it. Never raises."""
     reporter.begin(task_id)
     try:
-        fn, args, kwargs = msg.decode(frame)  # a RunTask
+        fn, args, kwargs = msg.decode_fields(frame)  # a RunTask
         value = fn(*args, **kwargs)
-        if inspect.isgenerator(value):
+        if type(value) is GeneratorType:
             value = _drain(value)
     except BaseException as exc:  # the caller decides what an exception means, not us
         reply: Any = pack_exception(exc)
     else:
         try:
-            return _encode_result(task_id, value, reporter)
+            frame = msg.encode_result(task_id, value)
         except Exception as exc:
             reply = _unpicklable_result(exc, value)
+        else:
+            reporter.end()  # progress goes out before the result
+            return frame
     reporter.end()
     return msg.encode(task_id, reply)
-
-
-def _encode_result(task_id: int, value: Any, reporter: _ProgressReporter) -> bytes:
-    frame = msg.encode(task_id, msg.Result(value), out_of_band=True)
-    reporter.end()  # progress goes out before the result
-    return frame
 
 
 def _drain(generator: Any) -> Any:

@@ -1,0 +1,57 @@
+"""Spin briefly before sleeping, while the other end of a pipe answers fast.
+
+A thread that sleeps in ``poll()`` or ``read()`` and is woken by the kernel when a frame arrives
+pays for the wake-up on both sides: the writer's kernel sends an inter-processor interrupt, the
+reader's CPU leaves its idle state and schedules the thread back in. On a virtual machine that
+costs 10-20 us per side, more than a whole tiny-task round trip of Python work. A thread that
+expects a frame *soon* therefore checks the pipe in a loop for up to ``limit`` seconds first; a
+frame that arrives during the spin is read at once, and the writer had nobody to wake.
+
+Adaptive, so that it never burns CPU on waits that are long anyway (a GUI that submits a task
+per click, a task that computes for a second): after a spin that ran out without a frame it
+stops spinning, and it starts again only once a wait it slept through turns out to have been
+shorter than ``limit``. The cost is bounded by ``limit`` per wait, and each check releases the
+GIL (it is a ``poll`` system call), so other threads of the process run meanwhile.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+DEFAULT_LIMIT = 100e-6  # seconds; a tiny task's whole round trip fits in it several times
+
+
+class Spinner:
+    """Decides whether to spin before a blocking wait, and does the spinning."""
+
+    __slots__ = ("_check", "_enabled", "_since", "limit")
+
+    def __init__(self, limit: float, check: Callable[[], Any]) -> None:
+        self.limit = limit
+        self._check = check  # non-blocking: a true value when the wait is over
+        self._enabled = False
+        self._since = 0.0
+
+    def spin(self) -> Any:
+        """What ``check`` returned once it returned something true, or None: then block, and
+        call :meth:`woke` when the blocking wait returns."""
+        clock = time.perf_counter
+        self._since = start = clock()
+        if not self._enabled:
+            return None
+        check = self._check
+        end = start + self.limit
+        while True:
+            ready = check()
+            if ready:
+                return ready
+            if clock() >= end:
+                self._enabled = False  # the other end is slow now: sleep until it is fast again
+                return None
+
+    def woke(self) -> None:
+        """The blocking wait after :meth:`spin` ended: spin next time if it was short."""
+        if self.limit > 0 and time.perf_counter() - self._since < self.limit:
+            self._enabled = True
