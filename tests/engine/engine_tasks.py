@@ -188,3 +188,24 @@ def shm_backed(array):
             return True
         base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
     return False
+
+
+class Counter:
+    """A method task carries its object's state: ``Counter(1).value`` pickles the counter."""
+
+    def __init__(self, count):
+        self.count = count
+
+    def value(self):
+        return self.count
+
+
+def make_module_function(index):
+    """A new module-level function (so picklable by name) that returns ``index``."""
+    name = f"generated_{index}"
+    function = globals().get(name)
+    if function is None:
+        namespace: dict = {}
+        exec(f"def {name}():\n    return {index}\n", globals(), namespace)
+        function = globals()[name] = namespace[name]
+    return function

@@ -40,8 +40,9 @@ class TaskFuture(Future[T]):
         # even returned); replayed to the first callback. Bounded: nobody may ever subscribe.
         self._progress_backlog: list[Any] | None = []
         # Re-entrant, and held while callbacks run: that is what keeps values in order when a
-        # callback is added while values are being delivered from another thread.
-        self._progress_lock = threading.RLock()
+        # callback is added while values are being delivered from another thread. Made on first
+        # use (see _progress_guard): most tasks never report progress.
+        self._progress_lock: threading.RLock | None = None
         self.pid: int | None = None
         """Process id of the worker running the task, once it runs."""
 
@@ -57,7 +58,7 @@ class TaskFuture(Future[T]):
         the task reported, always before the done callbacks. Exceptions raised by ``fn`` are
         logged and ignored, as for done callbacks.
         """
-        with self._progress_lock:
+        with self._progress_guard():
             self._progress_callbacks.append((fn, batch))
             backlog, self._progress_backlog = self._progress_backlog, None
             if backlog:
@@ -86,8 +87,12 @@ class TaskFuture(Future[T]):
         return self._supervisor.stop_task(self)
 
     def result(self, timeout: float | None = None) -> T:
-        deadline = self._wait_directly(timeout)
-        return super().result(_remaining(timeout, deadline))
+        if self._state == RUNNING:
+            deadline = self._wait_directly(timeout)
+            timeout = _remaining(timeout, deadline)
+        if self._state == FINISHED and self._exception is None:
+            return self._result  # type: ignore[no-any-return]  # final: no lock needed
+        return super().result(timeout)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         deadline = self._wait_directly(timeout)
@@ -101,8 +106,41 @@ class TaskFuture(Future[T]):
             self._supervisor.wait_directly(self, deadline)
         return deadline
 
+    def _progress_guard(self) -> threading.RLock:
+        lock = self._progress_lock
+        if lock is None:
+            with self._condition:
+                if self._progress_lock is None:
+                    self._progress_lock = threading.RLock()
+                lock = self._progress_lock
+        return lock
+
+    def _settle(self, result: Any, error: BaseException | None) -> None:
+        """``set_result``/``set_exception`` in one, for the pool; ignores a settled future (its
+        owner cancelled it in the meantime).
+
+        Same steps as the standard methods, minus the ``notify_all`` when nobody waits: this
+        runs once per task, and that call alone is a noticeable share of a tiny task's cost.
+        """
+        with self._condition:
+            if self._state in (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED):
+                return
+            if error is None:
+                self._result = result
+            else:
+                self._exception = error
+            self._state = FINISHED
+            for waiter in self._waiters:
+                if error is None:
+                    waiter.add_result(self)
+                else:
+                    waiter.add_exception(self)
+            if self._condition._waiters:  # type: ignore[attr-defined]
+                self._condition.notify_all()
+        self._invoke_callbacks()
+
     def _report_progress(self, values: tuple[Any, ...]) -> None:
-        with self._progress_lock:
+        with self._progress_guard():
             if self._progress_backlog is not None:
                 self._progress_backlog.extend(values)
                 del self._progress_backlog[:-PROGRESS_BACKLOG]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future, InvalidStateError
 from typing import Any, NamedTuple
 
 from qtcompute.engine import _shm
@@ -84,7 +83,7 @@ class Outbox:
     def settle(self, task: Task, result: Any = None, error: BaseException | None = None) -> None:
         """Settle a task exactly once (callers hold the lock, so ``finished`` is race-free)."""
         if self._end(task):
-            self.actions.append((_settle_future, (task.future, result, error)))
+            self.actions.append((task.future._settle, (result, error)))
 
     def cancel_running(self, task: Task) -> None:
         if self._end(task):
@@ -121,13 +120,3 @@ class Outbox:
             except Exception:
                 log.exception("error while delivering %r", fn)
         self.actions.clear()
-
-
-def _settle_future(future: Future[Any], result: Any, error: BaseException | None) -> None:
-    try:
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-    except InvalidStateError:
-        pass  # cancelled by its owner in the meantime; nothing to deliver

@@ -26,7 +26,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from concurrent.futures._base import RUNNING
 from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _messages as msg
@@ -157,20 +156,21 @@ class Supervisor:
         future is done, at the deadline, or as soon as anything unusual happens (the worker
         died, another thread claimed it); the caller then waits on the future as usual.
         """
-        if threading.get_ident() == self._thread.ident:
+        ident = threading.get_ident()
+        if ident == self._thread.ident:
             return
         lock = self._lock
         with lock:
             worker = self._running.get(future.task_id)
             if worker is None or worker.claimed or worker.eof or worker.poller is None:
                 return
-            worker.claimed = threading.get_ident()
+            task = worker.task
+            worker.claimed = ident
             self._waiter.remove(worker.io)
         reader = worker.reader
+        released = False
         try:
-            # Reading _state unlocked is safe: it only ever leaves RUNNING, under the lock of
-            # whoever settles the task; done() would take the future's lock on every pass.
-            while future._state == RUNNING:
+            while True:
                 if not worker.wait_readable(deadline):
                     return  # timed out, or kicked: another thread settled the task
                 try:
@@ -178,29 +178,45 @@ class Supervisor:
                 except (EOFError, OSError):
                     return  # the worker died: the supervisor reports it (sentinel)
                 out = Outbox()
+                replace = False
                 with lock:
                     if worker not in self._handles:
                         return
                     self._on_frame(worker, frame, out)
+                    if task.finished:  # type: ignore[union-attr]
+                        # Hand the worker back in the same locked section (one lock per
+                        # round trip less than a separate release).
+                        released = True
+                        replace = self._release_claim(worker, out)
                 out.deliver()
+                if released:
+                    if replace:
+                        self.wake()
+                    return
         finally:
-            out = Outbox()
-            replace = False
-            with lock:
-                worker.claimed = 0
-                if worker in self._handles:
-                    # Frames read ahead with the last one are ours to handle: select() on the
-                    # pipe will not report them to the supervisor.
-                    while not worker.eof and worker.reader.buffered():
-                        self._receive(worker, out)
-                    if worker.exit_seen:  # the supervisor left the death to us (see _handle)
-                        self._on_exit(worker, out)
-                        replace = True
-                    elif not worker.eof:
-                        self._waiter.add(worker.io, ("frame", worker))
-            out.deliver()
-            if replace:
-                self.wake()  # replacements are started by the supervisor thread only
+            if not released:
+                out = Outbox()
+                with lock:
+                    replace = self._release_claim(worker, out)
+                out.deliver()
+                if replace:
+                    self.wake()  # replacements are started by the supervisor thread only
+
+    def _release_claim(self, worker: WorkerHandle, out: Outbox) -> bool:
+        """End a direct wait (under the lock); True if the worker died and needs replacing."""
+        worker.claimed = 0
+        if worker not in self._handles:
+            return False
+        # Frames read ahead with the last one are ours to handle: select() on the pipe will not
+        # report them to the supervisor.
+        while not worker.eof and worker.reader.buffered():
+            self._receive(worker, out)
+        if worker.exit_seen:  # the supervisor left the death to us (see _handle)
+            self._on_exit(worker, out)
+            return True  # replacements are started by the supervisor thread only
+        if not worker.eof:
+            self._waiter.add(worker.io, ("frame", worker))
+        return False
 
     def forget(self, future: TaskFuture[Any]) -> None:
         """Drop a task its owner cancelled before it ran."""
@@ -324,7 +340,8 @@ class Supervisor:
             self._running[task.future.task_id] = worker
             if task.timeout is not None:
                 task.deadline = time.monotonic() + task.timeout
-            self._emit(out, WorkerState.BUSY, worker)
+            if self._listeners:
+                self._emit(out, WorkerState.BUSY, worker)
 
     def _pop_pending(self) -> Task:
         task = self._pending.popleft()
@@ -335,8 +352,9 @@ class Supervisor:
         worker.state = WorkerState.READY
         worker.task = None
         self._idle.append(worker)
-        self._dispatch(out)
-        if worker.state is WorkerState.READY:
+        if self._pending:
+            self._dispatch(out)
+        if self._listeners and worker.state is WorkerState.READY:
             self._emit(out, WorkerState.READY, worker)
 
     def _finish_task(self, worker: WorkerHandle) -> Task | None:
@@ -471,15 +489,19 @@ class Supervisor:
         if task_id != msg.CONTROL and (task is None or task.future.task_id != task_id):
             out.call(msg.release, frame)  # a late frame of a settled task (timed out, stopped)
             return
+        kind = msg.kind_of(frame)
         try:
-            message = msg.decode(frame)
+            fields = msg.decode_fields(frame)
         except Exception as exc:
-            message = exc
-        if isinstance(message, msg.Result):
-            self._finish_task(worker)
-            out.settle(task, result=message.value)  # type: ignore[arg-type]
-            self._become_idle(worker, out)
-        elif isinstance(message, msg.Failure):
+            message: Any = exc
+        else:
+            if kind is msg.Result:  # the common case first, without building the message
+                self._finish_task(worker)
+                out.settle(task, result=fields[0])  # type: ignore[arg-type]
+                self._become_idle(worker, out)
+                return
+            message = kind._make(fields)
+        if isinstance(message, msg.Failure):
             self._finish_task(worker)
             out.settle(task, error=unpack_exception(message))  # type: ignore[arg-type]
             self._become_idle(worker, out)
