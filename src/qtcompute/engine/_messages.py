@@ -15,6 +15,7 @@ from __future__ import annotations
 import pickle
 import struct
 import types
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from qtcompute.engine import _shm
@@ -39,13 +40,33 @@ class Ping(NamedTuple):
     nonce: int
 
 
+class UseDirectCopy(NamedTuple):
+    """The pool can read this worker's memory (its probe read back): send large results by
+    address from now on (see ``_vm``)."""
+
+
+class Release(NamedTuple):
+    """The pool has copied the large buffers of the result of this frame's task: drop them."""
+
+
 # --- worker -> parent ------------------------------------------------------------------------
 
 
 class Ready(NamedTuple):
-    """The worker started and its initializer succeeded; it takes tasks from now on."""
+    """The worker started and its initializer succeeded; it takes tasks from now on.
+
+    ``probe`` is the address of a known token in the worker's memory, and the token (Linux):
+    reading it back tells the pool whether it may copy results from there (see ``_vm``)."""
 
     pid: int
+    probe: tuple[int, bytes] | None = None
+
+
+class Released(NamedTuple):
+    """The task has ended and the worker unmapped these pooled argument segments: the pool
+    may lend them again. Sent just before the task's result."""
+
+    names: list[str]
 
 
 class InitFailed(NamedTuple):
@@ -110,15 +131,22 @@ _KINDS: tuple[type[Any], ...] = (
     Progress,
     Output,
     Pong,
+    UseDirectCopy,
+    Release,
+    Released,
 )
 _KIND_OF = {cls: kind for kind, cls in enumerate(_KINDS)}
 
 
-# A kind byte with this bit set is followed by the shared-memory segments that hold the
-# message's large buffers (see _shm): a 4-byte length and the pickled list of (name, size).
-# Then comes the payload: the pickle of the message's fields; for a RunTask, the function's
-# pickle (a 4-byte length, then the pickle) and the pickle of (args, kwargs).
+# A kind byte with one of these bits set is followed by a table of where the message's large
+# buffers are (a 4-byte length, then the pickled table): with _OUT_OF_BAND, shared-memory
+# segments (see _shm), a list of (name, size, capacity); with _IN_SENDER, addresses in the
+# sender's memory for the receiver to copy from (see _vm), a list of (address, size). Then
+# comes the payload: the pickle of the message's fields; for a RunTask, the function's pickle
+# (a 4-byte length, then the pickle) and the pickle of (args, kwargs).
 _OUT_OF_BAND = 0x80
+_IN_SENDER = 0x40
+_FLAGS = _OUT_OF_BAND | _IN_SENDER
 _LENGTH = struct.Struct("<I")
 _RUN = 0  # RunTask's kind
 
@@ -132,13 +160,23 @@ class Body(NamedTuple):
     """Names of the shared-memory segments it refers to (released if it is never delivered)."""
 
 
-def encode_task(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Body:
-    """The body of a RunTask: large buffers of the arguments go to shared memory."""
-    return encode_body(RunTask, (args, kwargs), True, _function_part(function))
+def encode_task(
+    function: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    cache: _shm.SegmentCache | None = None,
+) -> Body:
+    """The body of a RunTask: large buffers of the arguments go to shared memory (segments
+    borrowed from ``cache`` when given)."""
+    return encode_body(RunTask, (args, kwargs), True, _function_part(function), cache)
 
 
 def encode_body(
-    message_type: type[Any], fields: tuple[Any, ...], out_of_band: bool, prefix: bytes = b""
+    message_type: type[Any],
+    fields: tuple[Any, ...],
+    out_of_band: bool,
+    prefix: bytes = b"",
+    cache: _shm.SegmentCache | None = None,
 ) -> Body:
     """Pickle ``fields``; with ``out_of_band``, large buffers go to shared memory."""
     kind = _KIND_OF[message_type]
@@ -151,7 +189,7 @@ def encode_body(
     if not found:
         return Body(kind, prefix + data, [])
     del found, data
-    outgoing = _shm.Outgoing()
+    outgoing = _shm.Outgoing(cache)
     try:
         data = pickle.dumps(fields, protocol=PROTOCOL, buffer_callback=outgoing)
     except BaseException:
@@ -160,7 +198,7 @@ def encode_body(
     if not outgoing.segments:
         return Body(kind, prefix + data, [])
     table = pickle.dumps(outgoing.segments, protocol=PROTOCOL)
-    names = [name for name, _size in outgoing.segments]
+    names = [name for name, _size, _capacity in outgoing.segments]
     return Body(kind | _OUT_OF_BAND, _LENGTH.pack(len(table)) + table + prefix + data, names)
 
 
@@ -177,16 +215,44 @@ def encode(task_id: int, message: Any, *, out_of_band: bool = False) -> bytes:
 _RESULT = _KIND_OF[Result]
 
 
-def encode_result(task_id: int, value: Any) -> bytes:
+def encode_result(task_id: int, value: Any, held: dict[int, Any] | None = None) -> bytes:
     """``encode(task_id, Result(value), out_of_band=True)``, minus the layers: it answers every
-    task, so it is most of the worker's share of a tiny task's round trip."""
+    task, so it is most of the worker's share of a tiny task's round trip.
+
+    With ``held`` (the pool can copy from this process, see ``_vm``), large buffers are not
+    copied at all: the frame gives their addresses, and ``held[task_id]`` keeps them alive until
+    the pool's ``Release``.
+    """
     if not _shm.AVAILABLE:
         return encode(task_id, Result(value), out_of_band=True)
     found: list[pickle.PickleBuffer] = []
     data = pickle.dumps((value,), protocol=PROTOCOL, buffer_callback=found.append)
     if not found:
         return _HEADER.pack(task_id, _RESULT) + data
-    return encode(task_id, Result(value), out_of_band=True)
+    if held is None:
+        return encode(task_id, Result(value), out_of_band=True)
+    from qtcompute.engine import _vm
+
+    views: list[memoryview] = []
+
+    def by_address(buffer: pickle.PickleBuffer) -> bool:
+        view = buffer.raw()
+        if view.nbytes < _shm.THRESHOLD:
+            return True
+        views.append(view)
+        return False
+
+    data = pickle.dumps((value,), protocol=PROTOCOL, buffer_callback=by_address)
+    if not views:
+        return _HEADER.pack(task_id, _RESULT) + data
+    table = pickle.dumps([(_vm.address_of(v), v.nbytes) for v in views], protocol=PROTOCOL)
+    held[task_id] = views
+    return _HEADER.pack(task_id, _RESULT | _IN_SENDER) + _LENGTH.pack(len(table)) + table + data
+
+
+def is_in_sender(frame: bytes) -> bool:
+    """True if the large buffers of ``frame`` are still in the sender's memory (see ``_vm``)."""
+    return bool(frame[8] & _IN_SENDER)
 
 
 def task_id_of(frame: bytes) -> int:
@@ -195,24 +261,38 @@ def task_id_of(frame: bytes) -> int:
 
 def kind_of(frame: bytes) -> type[Any]:
     """The message class of ``frame``, without unpickling it."""
-    return _KINDS[frame[8] & ~_OUT_OF_BAND]
+    return _KINDS[frame[8] & ~_FLAGS]
 
 
 def decode(frame: bytes) -> Any:
     """The message in ``frame``; its shared-memory segments are mapped and unlinked."""
-    return _KINDS[frame[8] & ~_OUT_OF_BAND]._make(decode_fields(frame))
+    return _KINDS[frame[8] & ~_FLAGS]._make(decode_fields(frame))
 
 
-def decode_fields(frame: bytes) -> tuple[Any, ...]:
-    """The fields of the message in ``frame``, as a plain tuple (see :func:`decode`)."""
+Fetch = Callable[[list[tuple[int, int]]], list[memoryview]]
+
+
+def decode_fields(
+    frame: bytes, *, loans: list[_shm.Loan] | None = None, fetch: Fetch | None = None
+) -> tuple[Any, ...]:
+    """The fields of the message in ``frame``, as a plain tuple (see :func:`decode`).
+
+    Pooled segments are added to ``loans`` (see ``_shm.attach``); buffers left in the sender's
+    memory are copied with ``fetch(table)``.
+    """
     kind = frame[8]
     view = memoryview(frame)[HEADER_SIZE:]
     buffers = None
-    if kind & _OUT_OF_BAND:
-        kind &= ~_OUT_OF_BAND
+    if kind & _FLAGS:
         (size,) = _LENGTH.unpack_from(view)
-        segments = pickle.loads(view[_LENGTH.size : _LENGTH.size + size])
-        buffers = _shm.attach(segments)
+        table = pickle.loads(view[_LENGTH.size : _LENGTH.size + size])
+        if kind & _OUT_OF_BAND:
+            buffers = _shm.attach(table, loans)
+        elif fetch is None:
+            raise ValueError("a frame whose buffers are in its sender's memory needs a fetch")
+        else:
+            buffers = fetch(table)
+        kind &= ~_FLAGS
         view = view[_LENGTH.size + size :]
     if kind != _RUN:
         return pickle.loads(view, buffers=buffers)  # type: ignore[no-any-return]
@@ -265,4 +345,4 @@ def release(frame: bytes) -> None:
         view = memoryview(frame)[HEADER_SIZE:]
         (size,) = _LENGTH.unpack_from(view)
         segments = pickle.loads(view[_LENGTH.size : _LENGTH.size + size])
-        _shm.release([name for name, _size in segments])
+        _shm.release([name for name, _size, capacity in segments if not capacity])

@@ -12,6 +12,7 @@ import traceback
 from typing import Any
 
 from qtcompute.engine._messages import PROTOCOL, Body, Failure, encode_task
+from qtcompute.engine._shm import SegmentCache
 from qtcompute.engine.errors import NotPicklableError, RemoteError, RemoteTraceback
 
 _QT_MODULES = ("PyQt5", "PyQt6", "PySide2", "PySide6", "shiboken", "sip", "qtpy")
@@ -23,11 +24,13 @@ _FIX = (
 )
 
 
-def dumps_task(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Body:
+def dumps_task(
+    fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], cache: SegmentCache | None = None
+) -> Body:
     """Pickle a task (large arrays into shared memory), or raise :class:`NotPicklableError`
     naming the culprit."""
     try:
-        return encode_task(fn, args, kwargs)
+        return encode_task(fn, args, kwargs, cache)
     except Exception as exc:
         raise NotPicklableError(_describe_culprit(fn, args, kwargs, exc)) from exc
 

@@ -44,11 +44,13 @@ class Task:
     """One submitted task as the supervisor tracks it."""
 
     __slots__ = (
+        "cache",
         "deadline",
         "finished",
         "frame",
         "future",
         "label",
+        "reusable",
         "segments",
         "started",
         "timeout",
@@ -61,9 +63,12 @@ class Task:
         label: str,
         timeout: float | None,
         segments: list[str],
+        cache: _shm.SegmentCache | None = None,
     ) -> None:
         self.future = future
         self.segments = segments  # shared memory holding its large arguments, if any
+        self.cache = cache  # where those segments were borrowed from
+        self.reusable: set[str] | None = None  # the ones the worker reported it unmapped
         self.frame: bytes | None = frame
         self.label = label
         self.timeout = timeout
@@ -85,6 +90,12 @@ class Outbox:
         if self._end(task):
             self.actions.append((task.future._settle, (result, error)))
 
+    def settle_with(self, task: Task, compute: Callable[..., Any], *args: Any) -> None:
+        """Settle a task with ``compute(*args)`` -> (result, error), run once the lock is
+        released (a slow step, such as copying a large result)."""
+        if self._end(task):
+            self.actions.append((_settle_computed, (task.future, compute, args)))
+
     def cancel_running(self, task: Task) -> None:
         if self._end(task):
             self.actions.append((task.future._set_stopped, ()))
@@ -103,11 +114,12 @@ class Outbox:
         if task.finished:
             return False
         task.finished = True
+        sent = task.frame is None  # a task frame is dropped once it reached a worker
         task.frame = None
         if task.segments:
-            # Normally the worker unlinked them when it read the task; if it never did
-            # (cancelled, crashed, stopped first), this is what frees the shared memory.
-            self.actions.append((_shm.release, (task.segments,)))
+            # Back to the pool's cache if no worker can still map them, else unlinked (and a
+            # task that never reached a worker frees its shared memory here).
+            self.actions.append((_shm.end_loans, (task.segments, task.cache, task.reusable, sent)))
         return True
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -120,3 +132,8 @@ class Outbox:
             except Exception:
                 log.exception("error while delivering %r", fn)
         self.actions.clear()
+
+
+def _settle_computed(future: TaskFuture[Any], compute: Callable[..., Any], args: Any) -> None:
+    result, error = compute(*args)
+    future._settle(result, error)

@@ -18,6 +18,7 @@ callbacks may call back into the pool, and the lock is not re-entrant.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import sys
@@ -29,7 +30,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _messages as msg
-from qtcompute.engine import _shm
+from qtcompute.engine import _shm, _vm
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._pickling import dumps_task, unpack_exception
 from qtcompute.engine._process import WorkerHandle, WorkerState
@@ -88,6 +89,8 @@ class Supervisor:
         self._task_ids = itertools.count(1)
         self._worker_index = itertools.count(1)
         self._nonces = itertools.count(1)
+        # Shared-memory segments for large arguments, reused from task to task (see _shm).
+        self._segments = _shm.SegmentCache() if _shm.AVAILABLE else None
         self._listeners: list[Callable[[PoolEvent], object]] = []
         self._shutdown = False
         self._stop_running = False
@@ -123,7 +126,9 @@ class Supervisor:
     ) -> TaskFuture[Any]:
         if not callable(fn):
             raise TypeError(f"the task function must be callable, not {type(fn).__name__}")
-        body = dumps_task(fn, args, kwargs)  # pickling errors surface here, in the caller
+        # Pickling errors surface here, in the caller; large arguments are copied to shared
+        # memory here too, outside the lock.
+        body = dumps_task(fn, args, kwargs, self._segments)
         label = getattr(fn, "__qualname__", None) or repr(fn)
         out = Outbox()
         with self._lock:
@@ -135,7 +140,9 @@ class Supervisor:
             future: TaskFuture[Any] = TaskFuture(task_id, self)
             if on_progress is not None:  # before dispatch: the worker may report at once
                 future.add_progress_callback(on_progress)
-            task = Task(future, msg.frame(task_id, body), label, timeout, body.segments)
+            task = Task(
+                future, msg.frame(task_id, body), label, timeout, body.segments, self._segments
+            )
             self._pending.append(task)
             self._queued[task_id] = task
             self._dispatch(out)
@@ -374,10 +381,45 @@ class Supervisor:
         self._emit(out, WorkerState.STOPPING, worker)
 
     def _send_ping(self, worker: WorkerHandle, nonce: int) -> None:
+        self._send_control(worker, msg.Ping(nonce))  # its death fails the probe
+
+    def _send_control(self, worker: WorkerHandle, message: Any, task_id: int = msg.CONTROL) -> None:
         try:
-            worker.send(msg.encode(msg.CONTROL, msg.Ping(nonce)))
+            worker.send(msg.encode(task_id, message))
         except OSError:
-            pass  # the death of the worker fails the probe
+            pass  # the worker died: its sentinel tells the rest
+
+    def _copy_result(
+        self, worker: WorkerHandle, task: Task, frame: bytes
+    ) -> tuple[Any, BaseException | None]:
+        """Copy a result whose large buffers are in the worker's memory (outside the lock)."""
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = msg.decode_fields(frame, fetch=functools.partial(_vm.read, worker.pid))[0]
+        except OSError as exc:
+            error = exc
+        except Exception as exc:
+            error = _undecodable_result(task, exc)
+        with self._lock:
+            # Still in _handles means never reaped: its pid was not reused by another process
+            # while we copied, so what we read was this worker's memory.
+            alive = worker in self._handles
+            if alive:
+                self._send_control(worker, msg.Release(), task.future.task_id)
+        if isinstance(error, OSError) or (error is None and not alive):
+            result, error = (
+                None,
+                WorkerCrashedError(
+                    f"The result of task {task.label} could not be copied from worker process "
+                    f"{worker.pid}: {error or 'the worker died while it was being copied'}. The "
+                    "worker most likely died in the meantime; the pool replaces it. Submit the "
+                    "task again.",
+                    pid=worker.pid,
+                    exitcode=None,
+                ),
+            )
+        return result, error
 
     def _stats(self) -> PoolStats:
         alive = sum(1 for w in self._handles if w.state is not WorkerState.STOPPING)
@@ -490,6 +532,13 @@ class Supervisor:
             out.call(msg.release, frame)  # a late frame of a settled task (timed out, stopped)
             return
         kind = msg.kind_of(frame)
+        if kind is msg.Result and msg.is_in_sender(frame):
+            # Its large buffers are still in the worker: copied outside the lock (by whichever
+            # thread delivers), so that a 100 MB copy never holds up submit() elsewhere.
+            self._finish_task(worker)
+            out.settle_with(task, self._copy_result, worker, task, frame)  # type: ignore[arg-type]
+            self._become_idle(worker, out)
+            return
         try:
             fields = msg.decode_fields(frame)
         except Exception as exc:
@@ -507,8 +556,12 @@ class Supervisor:
             self._become_idle(worker, out)
         elif isinstance(message, msg.Progress):
             out.call(task.future._report_progress, message.values)  # type: ignore[union-attr]
+        elif isinstance(message, msg.Released):
+            task.reusable = set(message.names)  # type: ignore[union-attr]
         elif isinstance(message, msg.Ready):
             self._start_failures = 0
+            if _vm.can_read(worker.pid, message.probe):
+                self._send_control(worker, msg.UseDirectCopy())
             for nonce, _probe, _sent in worker.pings:
                 self._send_ping(worker, nonce)
             if worker.state is WorkerState.STARTING:
@@ -528,12 +581,7 @@ class Supervisor:
             )
         elif isinstance(message, Exception) and task is not None:
             self._finish_task(worker)
-            error = ResultNotPicklableError(
-                f"The result of task {task.label} arrived but could not be unpickled in this "
-                f"process ({type(message).__name__}: {message}). Return plain data, or make sure "
-                "the result's class can be imported in the main process."
-            )
-            out.settle(task, error=error)
+            out.settle(task, error=_undecodable_result(task, message))
             self._become_idle(worker, out)
 
     def _answer_ping(self, worker: WorkerHandle, nonce: int) -> None:
@@ -682,6 +730,8 @@ class Supervisor:
 
     def _close(self) -> None:
         self._waiter.close()
+        if self._segments is not None:
+            self._segments.close()  # idle ones now; ones still lent when their task ends
         for conn in (
             self._lifeline_reader,
             self._lifeline_writer,
@@ -697,6 +747,14 @@ def _killed_from_outside(exitcode: int | None) -> bool:
     import signal
 
     return exitcode in (-signal.SIGKILL, -signal.SIGTERM) if sys.platform != "win32" else False
+
+
+def _undecodable_result(task: Task, exc: Exception) -> ResultNotPicklableError:
+    return ResultNotPicklableError(
+        f"The result of task {task.label} arrived but could not be unpickled in this "
+        f"process ({type(exc).__name__}: {exc}). Return plain data, or make sure "
+        "the result's class can be imported in the main process."
+    )
 
 
 def _write_output(pid: int, stream_name: str, text: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from qtcompute.engine import _messages as msg
 from qtcompute.engine._pickling import pack_exception
 from qtcompute.engine._pipes import FrameReader, endpoint, send_frame
+from qtcompute.engine._shm import give_back_loans
 from qtcompute.engine._spin import Spinner
 
 # Exit codes, so the parent can tell a deliberate exit from a crash.
@@ -239,14 +240,28 @@ def worker_main(
             channel.send(msg.CONTROL, msg.InitFailed(os.getpid(), failure.traceback))
             sys.exit(EXIT_INIT_FAILED)
     _reporter = _ProgressReporter(channel)
-    channel.send(msg.CONTROL, msg.Ready(os.getpid()))
+    channel.send(msg.CONTROL, msg.Ready(os.getpid(), _direct_copy_probe()))
     _serve(channel, _reporter, spin)
+
+
+def _direct_copy_probe() -> tuple[int, bytes] | None:
+    from qtcompute.engine import _vm
+
+    if not _vm.AVAILABLE:
+        return None
+    try:
+        return _vm.probe()
+    except Exception:
+        return None  # no ctypes, or no libc function: results go through shared memory
 
 
 def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
     reader = channel.reader
     read = reader.read
     spinner = _next_frame_spinner(channel, spin)
+    # Large results the pool copies from our memory, by task id, until it says Release; None
+    # until the pool has told us it can (UseDirectCopy).
+    held: dict[int, Any] | None = None
     while True:
         # Between tasks that come back to back (a loop of submit/result, map), the next task
         # is caught by a short spin rather than by a wake-up (see _spin).
@@ -257,15 +272,18 @@ def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
             return  # the parent closed our pipe: nothing more will come
         if not spun:
             spinner.woke()  # type: ignore[union-attr]
-        task_id = msg.task_id_of(frame)
-        if task_id == msg.CONTROL:
-            message = msg.decode(frame)
-            if isinstance(message, msg.Stop):
-                return
-            if isinstance(message, msg.Ping):
-                channel.send(msg.CONTROL, msg.Pong(message.nonce))
-            continue
-        channel.send_frame(_run(task_id, frame, reporter))
+        kind = msg.kind_of(frame)
+        if kind is msg.RunTask:
+            channel.send_frame(_run(msg.task_id_of(frame), frame, reporter, channel, held))
+        elif kind is msg.Release:
+            if held is not None:
+                held.pop(msg.task_id_of(frame), None)
+        elif kind is msg.Stop:
+            return
+        elif kind is msg.Ping:
+            channel.send(msg.CONTROL, msg.Pong(msg.decode(frame).nonce))
+        elif kind is msg.UseDirectCopy:
+            held = {}
 
 
 def _next_frame_spinner(channel: _Channel, spin: float) -> Spinner | None:
@@ -277,11 +295,30 @@ def _next_frame_spinner(channel: _Channel, spin: float) -> Spinner | None:
     return Spinner(spin, lambda: poller.poll(0))
 
 
-def _run(task_id: int, frame: bytes, reporter: _ProgressReporter) -> bytes:
+def _run(
+    task_id: int,
+    frame: bytes,
+    reporter: _ProgressReporter,
+    channel: _Channel,
+    held: dict[int, Any] | None,
+) -> bytes:
     """Run one task; return the frame that answers it. Never raises."""
     reporter.begin(task_id)
+    loans: list[Any] = []
+    reply = _outcome(task_id, frame, loans, held)
+    reporter.end()  # progress goes out before the result
+    if loans:
+        # The task's objects died with _outcome's frame: unmap its argument segments, and
+        # tell the pool which it may lend again (before the result, which ends the task).
+        released = give_back_loans(loans)
+        if released:
+            channel.send(task_id, msg.Released(released))
+    return reply
+
+
+def _outcome(task_id: int, frame: bytes, loans: list[Any], held: dict[int, Any] | None) -> bytes:
     try:
-        fn, args, kwargs = msg.decode_fields(frame)  # a RunTask
+        fn, args, kwargs = msg.decode_fields(frame, loans=loans)  # a RunTask
         value = fn(*args, **kwargs)
         if type(value) is GeneratorType:
             value = _drain(value)
@@ -289,13 +326,9 @@ def _run(task_id: int, frame: bytes, reporter: _ProgressReporter) -> bytes:
         reply: Any = pack_exception(exc)
     else:
         try:
-            frame = msg.encode_result(task_id, value)
+            return msg.encode_result(task_id, value, held)
         except Exception as exc:
             reply = _unpicklable_result(exc, value)
-        else:
-            reporter.end()  # progress goes out before the result
-            return frame
-    reporter.end()
     return msg.encode(task_id, reply)
 
 
