@@ -209,3 +209,15 @@ def make_module_function(index):
         exec(f"def {name}():\n    return {index}\n", globals(), namespace)
         function = globals()[name] = namespace[name]
     return function
+
+
+_kept = []
+
+
+def keep(array):
+    """Store the argument in the worker (its shared memory must then never be reused)."""
+    _kept.append(array)
+
+
+def kept_total():
+    return float(_kept[-1].sum())

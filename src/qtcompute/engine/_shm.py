@@ -175,15 +175,34 @@ def give_back_loans(loans: list[Loan]) -> list[str]:
     """
     released = []
     for name, view in loans:
+        mapping = _mapped.get(name)
         try:
             view.release()
         except BufferError:
+            mapping = None  # exported from our own view
+        if mapping is None or _exported(mapping):
             _mapped.pop(name, None)  # the task's objects keep the mapping alive
             continue
         released.append(name)
     loans.clear()
     _evict()
     return released
+
+
+def _exported(mapping: mmap.mmap) -> bool:
+    """True if anything still uses ``mapping``'s memory (an array made from it, a view).
+
+    NumPy builds its own memoryview of the buffer it unpickles, so our view being released
+    proves nothing. mmap has no public export count, but ``resize`` refuses with BufferError
+    exactly when there are exports, and a resize to the same size changes nothing (where
+    mremap() is missing, resize fails differently *after* that check)."""
+    try:
+        mapping.resize(len(mapping))
+    except BufferError:
+        return True
+    except (OSError, SystemError, ValueError, TypeError):
+        return False
+    return False
 
 
 def _evict() -> None:
