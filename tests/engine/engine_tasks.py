@@ -221,3 +221,9 @@ def keep(array):
 
 def kept_total():
     return float(_kept[-1].sum())
+
+
+def ones(nbytes):
+    import numpy as np
+
+    return np.ones(nbytes // 8)

@@ -214,3 +214,18 @@ def test_parent_killed_with_arrays_in_flight():
         script.wait()
         script.stdin.close()
         script.stdout.close()
+
+
+def test_the_worker_lets_go_of_each_result_once_it_was_copied(no_new_shm, make_pool, transport):
+    if transport != "direct":
+        pytest.skip("results in shared memory belong to the caller at once")
+    psutil = pytest.importorskip("psutil")
+    pool = make_pool(1)
+    (pid,) = pool.pids()
+    size = 48 << 20
+    for _ in range(12):
+        result = pool.submit(tasks.ones, size).result(timeout=60)
+        assert result.nbytes == size and result[-1] == 1.0
+    # Holding every result until the end would be 576 MB; the last one or two may still be held
+    # (the worker reads the pool's Release with its next frame).
+    assert psutil.Process(pid).memory_info().rss < 5 * size

@@ -6,17 +6,23 @@ Data flow::
     ----------------                     -----------------                ----------------
     Pool.submit(fn, *args)
       pickle (fn, args) here: a bad
-      argument fails now, in the caller
+      argument fails now, in the caller;
+      arrays >= 1 MiB into a reused
+      shared-memory segment (_shm)
       |
-      +-- a worker idle? ---- yes ----------------- frame over its pipe ---> recv_bytes()
-      |                                                                      fn(*args)
-      +-- no: pending deque                                                  report_progress(v)
-              (dispatched when a                                               |
-               worker becomes idle)                                           v
-                                         wait(pipes + sentinels + wake-up)  <-- Progress frames
-    TaskFuture <--- set_result / ------- receive(): Result | Failure   <--- one reply per task
-                    set_exception                   | Progress | Output
-                    progress callbacks   inspect: a sentinel fired =
+      +-- a worker idle? ---- yes ----------------- frame, task pipe ------> read (spins first
+      |                                                                       when tasks come
+      +-- no: pending deque                                                   back to back)
+              (dispatched when a                                             fn(*args)
+               worker becomes idle)                                          report_progress(v)
+                                                                               |
+    future.result(): claims the          wait(pipes + sentinels + wake-up)     v
+      worker, spins then polls its   <-- receive(): Result | Failure   <--- reply pipe: one
+      reply pipe, reads the reply                   | Progress | Output      reply per task
+      itself (no thread hop)             large result buffers: copied from
+    TaskFuture <--- settled once ------    the worker's memory (_vm), then
+                    progress callbacks     Release; shared memory if not
+                                         inspect: a sentinel fired =
                                            the worker died -> fail its
                                            task, spawn a replacement
                                          deadlines: task timeout ->
@@ -28,8 +34,8 @@ Data flow::
     parent holds (EOF = parent gone), plus PR_SET_PDEATHSIG on Linux.
 
 One task in flight per worker: stopping a worker (timeout, ``TaskFuture.stop()``, crash) never
-loses any other task. Frames are ``task id + pickle`` over a private ``Pipe`` (no
-``multiprocessing.Queue``: its feeder thread costs a thread hop per message).
+loses any other task. Frames are ``task id + kind + pickle`` over two private one-way pipes per
+worker (no ``multiprocessing.Queue``: its feeder thread costs a thread hop per message).
 """
 
 from qtcompute.engine import errors
