@@ -50,7 +50,9 @@ class Pool(Executor):
         frame during the spin saves a kernel wake-up on each side, which is most of a tiny
         task's round trip on a virtual machine. Adaptive: spinning stops after a wait that
         outlasted it and resumes only when replies come within ``spin`` again, so slow or
-        sporadic tasks never pay for it. ``0`` turns it off.
+        sporadic tasks never pay for it. ``0`` turns it off. By default, 100 us when the
+        workers leave a CPU free for the pool's own process (``workers`` < CPUs), and off
+        otherwise: spinning workers would take the CPU the process feeding them needs.
 
     Every submitted task ends exactly once: with its result, its exception (the worker's
     traceback chained as ``__cause__``), cancelled, :class:`~qtcompute.errors.WorkerCrashedError`
@@ -66,7 +68,7 @@ class Pool(Executor):
         start_method: str = "spawn",
         task_timeout: float | None = None,
         stop_grace: float = 1.0,
-        spin: float = DEFAULT_SPIN,
+        spin: float | None = None,
         name: str = "qtcompute",
     ) -> None:
         _before_pool_start()
@@ -82,6 +84,8 @@ class Pool(Executor):
         if initializer is not None and not callable(initializer):
             raise TypeError(f"initializer must be callable, not {type(initializer).__name__}")
         _check_timeout(task_timeout)
+        if spin is None:
+            spin = DEFAULT_SPIN if workers < _usable_cpus() else 0.0
         if not isinstance(spin, (int, float)) or isinstance(spin, bool) or not 0 <= spin <= 0.1:
             raise ValueError(f"spin must be a number of seconds from 0 to 0.1, not {spin!r}")
         if initializer is not None:
@@ -237,6 +241,13 @@ def _results_in_order(futures: list[TaskFuture[list[T]]], end_time: float | None
     finally:
         for future in futures:
             future.cancel()
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # what this process may run on (taskset, cgroups)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _monotonic() -> float:

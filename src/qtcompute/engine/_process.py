@@ -79,6 +79,7 @@ class WorkerHandle:
         self.kill_at: float | None = None
         self.eof = False
         self.pings: list[Any] = []
+        self.frame_tag = ("frame", self)  # what the supervisor's waiter reports for its pipe
         # A thread blocked in TaskFuture.result() may read this worker's replies itself (see
         # Supervisor.wait_directly); while it does, the worker is "claimed" and the supervisor
         # leaves its pipe alone. POSIX only: it needs poll() on pipes.

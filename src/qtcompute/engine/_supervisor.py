@@ -27,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures._base import RUNNING
 from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _messages as msg
@@ -137,15 +138,29 @@ class Supervisor:
             if self._shutdown:
                 raise PoolShutdownError("cannot schedule new tasks after shutdown()")
             task_id = next(self._task_ids)
+            frame = msg.frame(task_id, body)
+            worker = self._idle.pop() if self._idle and not self._pending else None
+            if worker is not None:
+                # The common case: send first, so that the worker starts on the task while we
+                # build its future. Nobody can handle the reply before we are done: that takes
+                # the lock we hold.
+                try:
+                    worker.send(frame)
+                except OSError:
+                    worker.terminate(self._stop_grace)  # died while idle: its sentinel tells
+                    worker = None
             future: TaskFuture[Any] = TaskFuture(task_id, self)
-            if on_progress is not None:  # before dispatch: the worker may report at once
+            if on_progress is not None:  # before any frame of the task can be handled
                 future.add_progress_callback(on_progress)
-            task = Task(
-                future, msg.frame(task_id, body), label, timeout, body.segments, self._segments
-            )
-            self._pending.append(task)
-            self._queued[task_id] = task
-            self._dispatch(out)
+            task = Task(future, frame, label, timeout, body.segments, self._segments)
+            if worker is not None:
+                future._state = RUNNING  # set_running_or_notify_cancel, for a new future
+                task.started = True
+                self._assign(task, worker, out)
+            else:
+                self._pending.append(task)
+                self._queued[task_id] = task
+                self._dispatch(out)
             wake = timeout is not None and task.deadline is not None
         out.deliver()
         if wake:
@@ -222,7 +237,7 @@ class Supervisor:
             self._on_exit(worker, out)
             return True  # replacements are started by the supervisor thread only
         if not worker.eof:
-            self._waiter.add(worker.io, ("frame", worker))
+            self._waiter.add(worker.io, worker.frame_tag)
         return False
 
     def forget(self, future: TaskFuture[Any]) -> None:
@@ -340,15 +355,19 @@ class Supervisor:
                 self._queued[task.future.task_id] = task
                 worker.terminate(self._stop_grace)
                 continue
-            task.frame = None
-            worker.state = WorkerState.BUSY
-            worker.task = task
-            task.future.pid = worker.pid
-            self._running[task.future.task_id] = worker
-            if task.timeout is not None:
-                task.deadline = time.monotonic() + task.timeout
-            if self._listeners:
-                self._emit(out, WorkerState.BUSY, worker)
+            self._assign(task, worker, out)
+
+    def _assign(self, task: Task, worker: WorkerHandle, out: Outbox) -> None:
+        """Record that ``worker`` runs ``task`` (its frame was just sent)."""
+        task.frame = None
+        worker.state = WorkerState.BUSY
+        worker.task = task
+        task.future.pid = worker.pid
+        self._running[task.future.task_id] = worker
+        if task.timeout is not None:
+            task.deadline = time.monotonic() + task.timeout
+        if self._listeners:
+            self._emit(out, WorkerState.BUSY, worker)
 
     def _pop_pending(self) -> Task:
         task = self._pending.popleft()
@@ -679,7 +698,7 @@ class Supervisor:
                 self._spin,
             )
             self._handles.append(worker)
-            self._waiter.add(worker.io, ("frame", worker))
+            self._waiter.add(worker.io, worker.frame_tag)
             self._waiter.add(worker.sentinel, ("exit", worker))
             if self._started_once:
                 self._restarts += 1

@@ -24,10 +24,6 @@ def make_waiter() -> _EpollWaiter | _SelectorWaiter | _WindowsWaiter:
     return _WindowsWaiter()
 
 
-def _fd(obj: Any) -> int:
-    return obj if isinstance(obj, int) else obj.fileno()
-
-
 class _EpollWaiter:
     """Linux: the epoll object itself, no ``selectors`` layer (it runs on the round-trip path:
     a thread that waits on a result unregisters and re-registers its worker's pipe)."""
@@ -37,13 +33,13 @@ class _EpollWaiter:
         self._tags: dict[int, Any] = {}
 
     def add(self, obj: Any, tag: Any) -> None:
-        fd = _fd(obj)
+        fd = obj if type(obj) is int else obj.fileno()
         if fd not in self._tags:
             self._tags[fd] = tag
             self._epoll.register(fd, select.EPOLLIN)
 
     def remove(self, obj: Any) -> None:
-        fd = _fd(obj)
+        fd = obj if type(obj) is int else obj.fileno()
         if self._tags.pop(fd, None) is not None:
             try:
                 self._epoll.unregister(fd)
