@@ -49,3 +49,12 @@ def test_results_are_the_same_with_and_without_spinning(make_pool, spin):
 def test_spin_must_be_a_small_number_of_seconds(spin):
     with pytest.raises(ValueError, match="spin must be"):
         Pool(1, spin=spin)
+
+
+def test_by_default_only_a_pool_that_leaves_a_cpu_free_spins(make_pool):
+    from qtcompute.engine._pool import _usable_cpus
+
+    cpus = _usable_cpus()
+    assert make_pool(cpus)._supervisor._spin == 0  # spinning workers would starve the parent
+    if cpus > 1:
+        assert make_pool(cpus - 1)._supervisor._spin > 0

@@ -59,16 +59,18 @@ else:
 
     def send_frame(fd: int, data: bytes) -> None:
         size = len(data)
+        if size < 65536:  # the common small frame: one write, whole (pipes take it at once)
+            buffer = _LENGTH.pack(size) + data
+            written = os.write(fd, buffer)
+            if written != len(buffer):
+                _write_all(fd, memoryview(buffer)[written:])
+            return
         if size > 0x7FFFFFFF:
             header = _LENGTH.pack(-1) + _LONG_LENGTH.pack(size)
         else:
             header = _LENGTH.pack(size)
-        if size < 65536:
-            buffer = memoryview(header + data)  # one write for the common small frame
-        else:
-            _write_all(fd, memoryview(header))
-            buffer = memoryview(data)
-        _write_all(fd, buffer)
+        _write_all(fd, memoryview(header))
+        _write_all(fd, memoryview(data))
 
     def _write_all(fd: int, buffer: memoryview) -> None:
         while buffer:
