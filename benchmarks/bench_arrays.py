@@ -1,8 +1,11 @@
 """Large NumPy arrays: shared memory against the seed's Queue pair and against memcpy.
 
-Each figure is the median of a few repetitions in this run. "memcpy" is NumPy copying the array
-into newly allocated memory (what any transfer must at least do: the receiver's pages are new),
-with a copy into memory already touched given in the note for reference.
+Each figure is the median of a few repetitions in this run, after a few warm-up repetitions of
+the same operation (on a virtual machine, the first use of never-touched guest memory costs a
+host page fault per page, so the first runs of anything that allocates 128 MB are slow; every
+contender is warmed up alike). "memcpy" is NumPy copying the array into newly allocated memory
+(what any transfer must at least do: the receiver's pages are new), with a copy into memory
+already touched given in the note for reference.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from qtcompute.engine import _shm
 MB = 1 << 20
 SIZE = 128 * MB
 REPEAT = 5
+WARM_UP = 3
 
 
 def _median_time(fn) -> float:
+    for _ in range(WARM_UP):
+        fn()
     times = []
     for _ in range(REPEAT):
         start = time.perf_counter()
