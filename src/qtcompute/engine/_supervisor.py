@@ -4,7 +4,8 @@ Responsibilities, each a group of methods named by what they do:
 
 - *dispatch*: hand pending tasks to idle workers (from ``submit`` directly when a worker is idle,
   so a round trip costs no thread hop on the way out; from the supervisor thread otherwise);
-- *receive*: read the frames workers send and settle the task each belongs to;
+- *receive*: read the frames workers send and settle the task each belongs to (in
+  ``_receive``: the supervisor thread and threads blocked in ``result()`` both do it);
 - *inspect workers*: notice deaths (process sentinels), fail the dead worker's task, replace it;
   enforce task deadlines and kill workers that ignore a terminate;
 - *shut down*: graceful ``Stop`` first, terminate after a grace period, kill last.
@@ -18,7 +19,6 @@ callbacks may call back into the pool, and the lock is not re-entrant.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import sys
@@ -31,16 +31,16 @@ from concurrent.futures._base import RUNNING
 from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _messages as msg
-from qtcompute.engine import _shm, _vm
+from qtcompute.engine import _shm
 from qtcompute.engine._future import TaskFuture
-from qtcompute.engine._pickling import dumps_task, unpack_exception
+from qtcompute.engine._pickling import dumps_task
 from qtcompute.engine._process import WorkerHandle, WorkerState
+from qtcompute.engine._receive import FrameReceiver
 from qtcompute.engine._records import Outbox, PoolEvent, PoolStats, Task
 from qtcompute.engine._waiter import make_waiter
 from qtcompute.engine.errors import (
     BrokenPoolError,
     PoolShutdownError,
-    ResultNotPicklableError,
     TaskTimeoutError,
     WorkerCrashedError,
     describe_death,
@@ -59,7 +59,7 @@ MAX_START_FAILURES = 3
 _WAKE = ("wake", None)
 
 
-class Supervisor:
+class Supervisor(FrameReceiver):
     """State and thread behind one :class:`~qtcompute.Pool`. Holds no reference to the Pool."""
 
     def __init__(
@@ -166,79 +166,6 @@ class Supervisor:
         if wake:
             self.wake()  # the supervisor must shorten its wait to the new deadline
         return future
-
-    def wait_directly(self, future: TaskFuture[Any], deadline: float | None) -> None:
-        """Let the thread blocked on ``future`` read its worker's reply itself.
-
-        Handing each result from the supervisor thread to the waiting thread costs two thread
-        wake-ups, which is more than the whole process round trip on a virtual machine. So a
-        thread that waits for a running task *claims* the worker: the supervisor stops watching
-        that pipe, and this thread polls the pipe and the process sentinel, and handles frames
-        through the same ``_receive`` as the supervisor, under the same lock. Returns when the
-        future is done, at the deadline, or as soon as anything unusual happens (the worker
-        died, another thread claimed it); the caller then waits on the future as usual.
-        """
-        ident = threading.get_ident()
-        if ident == self._thread.ident:
-            return
-        lock = self._lock
-        with lock:
-            worker = self._running.get(future.task_id)
-            if worker is None or worker.claimed or worker.eof or worker.poller is None:
-                return
-            task = worker.task
-            worker.claimed = ident
-            self._waiter.remove(worker.io)
-        reader = worker.reader
-        released = False
-        try:
-            while True:
-                if not worker.wait_readable(deadline):
-                    return  # timed out, or kicked: another thread settled the task
-                try:
-                    frame = reader.read()
-                except (EOFError, OSError):
-                    return  # the worker died: the supervisor reports it (sentinel)
-                out = Outbox()
-                replace = False
-                with lock:
-                    if worker not in self._handles:
-                        return
-                    self._on_frame(worker, frame, out)
-                    if task.finished:  # type: ignore[union-attr]
-                        # Hand the worker back in the same locked section (one lock per
-                        # round trip less than a separate release).
-                        released = True
-                        replace = self._release_claim(worker, out)
-                out.deliver()
-                if released:
-                    if replace:
-                        self.wake()
-                    return
-        finally:
-            if not released:
-                out = Outbox()
-                with lock:
-                    replace = self._release_claim(worker, out)
-                out.deliver()
-                if replace:
-                    self.wake()  # replacements are started by the supervisor thread only
-
-    def _release_claim(self, worker: WorkerHandle, out: Outbox) -> bool:
-        """End a direct wait (under the lock); True if the worker died and needs replacing."""
-        worker.claimed = 0
-        if worker not in self._handles:
-            return False
-        # Frames read ahead with the last one are ours to handle: select() on the pipe will not
-        # report them to the supervisor.
-        while not worker.eof and worker.reader.buffered():
-            self._receive(worker, out)
-        if worker.exit_seen:  # the supervisor left the death to us (see _handle)
-            self._on_exit(worker, out)
-            return True  # replacements are started by the supervisor thread only
-        if not worker.eof:
-            self._waiter.add(worker.io, worker.frame_tag)
-        return False
 
     def forget(self, future: TaskFuture[Any]) -> None:
         """Drop a task its owner cancelled before it ran."""
@@ -408,38 +335,6 @@ class Supervisor:
         except OSError:
             pass  # the worker died: its sentinel tells the rest
 
-    def _copy_result(
-        self, worker: WorkerHandle, task: Task, frame: bytes
-    ) -> tuple[Any, BaseException | None]:
-        """Copy a result whose large buffers are in the worker's memory (outside the lock)."""
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            result = msg.decode_fields(frame, fetch=functools.partial(_vm.read, worker.pid))[0]
-        except OSError as exc:
-            error = exc
-        except Exception as exc:
-            error = _undecodable_result(task, exc)
-        with self._lock:
-            # Still in _handles means never reaped: its pid was not reused by another process
-            # while we copied, so what we read was this worker's memory.
-            alive = worker in self._handles
-            if alive:
-                self._send_control(worker, msg.Release(), task.future.task_id)
-        if isinstance(error, OSError) or (error is None and not alive):
-            result, error = (
-                None,
-                WorkerCrashedError(
-                    f"The result of task {task.label} could not be copied from worker process "
-                    f"{worker.pid}: {error or 'the worker died while it was being copied'}. The "
-                    "worker most likely died in the meantime; the pool replaces it. Submit the "
-                    "task again.",
-                    pid=worker.pid,
-                    exitcode=None,
-                ),
-            )
-        return result, error
-
     def _stats(self) -> PoolStats:
         alive = sum(1 for w in self._handles if w.state is not WorkerState.STOPPING)
         return PoolStats(
@@ -529,86 +424,6 @@ class Supervisor:
                 self._waiter.remove(worker.sentinel)
                 continue
             self._on_exit(worker, out)
-
-    def _receive(self, worker: WorkerHandle, out: Outbox) -> None:
-        """Handle the next frame of ``worker`` and any others that arrived with it."""
-        reader = worker.reader
-        while True:
-            try:
-                frame = reader.read()
-            except (EOFError, OSError):
-                worker.eof = True  # the sentinel reports the death itself
-                self._waiter.remove(worker.io)
-                return
-            self._on_frame(worker, frame, out)
-            if worker.eof or not reader.buffered():
-                return
-
-    def _on_frame(self, worker: WorkerHandle, frame: bytes, out: Outbox) -> None:
-        task_id = msg.task_id_of(frame)
-        task = worker.task
-        if task_id != msg.CONTROL and (task is None or task.future.task_id != task_id):
-            out.call(msg.release, frame)  # a late frame of a settled task (timed out, stopped)
-            return
-        kind = msg.kind_of(frame)
-        if kind is msg.Result and msg.is_in_sender(frame):
-            # Its large buffers are still in the worker: copied outside the lock (by whichever
-            # thread delivers), so that a 100 MB copy never holds up submit() elsewhere.
-            self._finish_task(worker)
-            out.settle_with(task, self._copy_result, worker, task, frame)  # type: ignore[arg-type]
-            self._become_idle(worker, out)
-            return
-        try:
-            fields = msg.decode_fields(frame)
-        except Exception as exc:
-            message: Any = exc
-        else:
-            if kind is msg.Result:  # the common case first, without building the message
-                self._finish_task(worker)
-                out.settle(task, result=fields[0])  # type: ignore[arg-type]
-                self._become_idle(worker, out)
-                return
-            message = kind._make(fields)
-        if isinstance(message, msg.Failure):
-            self._finish_task(worker)
-            out.settle(task, error=unpack_exception(message))  # type: ignore[arg-type]
-            self._become_idle(worker, out)
-        elif isinstance(message, msg.Progress):
-            out.call(task.future._report_progress, message.values)  # type: ignore[union-attr]
-        elif isinstance(message, msg.Released):
-            task.reusable = set(message.names)  # type: ignore[union-attr]
-        elif isinstance(message, msg.Ready):
-            self._start_failures = 0
-            if _vm.can_read(worker.pid, message.probe):
-                self._send_control(worker, msg.UseDirectCopy())
-            for nonce, _probe, _sent in worker.pings:
-                self._send_ping(worker, nonce)
-            if worker.state is WorkerState.STARTING:
-                self._become_idle(worker, out)
-        elif isinstance(message, msg.Pong):
-            self._answer_ping(worker, message.nonce)
-        elif isinstance(message, msg.Output):
-            out.call(_write_output, worker.pid, message.stream, message.text)
-        elif isinstance(message, msg.InitFailed):
-            self._break(
-                BrokenPoolError(
-                    f"The pool's initializer raised in worker {message.pid}, so no worker can "
-                    "start and no task can run. Fix the initializer (its traceback is below) "
-                    f"and create a new pool.\n{message.traceback}"
-                ),
-                out,
-            )
-        elif isinstance(message, Exception) and task is not None:
-            self._finish_task(worker)
-            out.settle(task, error=_undecodable_result(task, message))
-            self._become_idle(worker, out)
-
-    def _answer_ping(self, worker: WorkerHandle, nonce: int) -> None:
-        for entry in list(worker.pings):
-            if entry[0] == nonce:
-                worker.pings.remove(entry)
-                _nonce, probe, sent = entry
-                probe.set_result((worker.pid, time.perf_counter() - sent))
 
     def _on_exit(self, worker: WorkerHandle, out: Outbox) -> None:
         # Read what it sent before it died, then collect its exit status.
@@ -766,26 +581,3 @@ def _killed_from_outside(exitcode: int | None) -> bool:
     import signal
 
     return exitcode in (-signal.SIGKILL, -signal.SIGTERM) if sys.platform != "win32" else False
-
-
-def _undecodable_result(task: Task, exc: Exception) -> ResultNotPicklableError:
-    return ResultNotPicklableError(
-        f"The result of task {task.label} arrived but could not be unpickled in this "
-        f"process ({type(exc).__name__}: {exc}). Return plain data, or make sure "
-        "the result's class can be imported in the main process."
-    )
-
-
-def _write_output(pid: int, stream_name: str, text: str) -> None:
-    """Worker output that had no console of its own: our stream if we have one, else the log."""
-    stream = getattr(sys, stream_name, None)
-    if stream is not None:
-        try:
-            stream.write(text)
-            stream.flush()
-            return
-        except (OSError, ValueError):
-            pass
-    text = text.rstrip("\n")
-    if text:
-        worker_log.info("[worker %d %s] %s", pid, stream_name, text)
