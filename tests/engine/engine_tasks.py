@@ -227,3 +227,16 @@ def ones(nbytes):
     import numpy as np
 
     return np.ones(nbytes // 8)
+
+
+_initial = None
+
+
+def keep_initial(array):
+    """An initializer that takes a large array (it travels to every worker)."""
+    global _initial
+    _initial = array
+
+
+def initial_total():
+    return float(_initial.sum())

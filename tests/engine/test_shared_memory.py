@@ -229,3 +229,40 @@ def test_the_worker_lets_go_of_each_result_once_it_was_copied(no_new_shm, make_p
     # Holding every result until the end would be 576 MB; the last one or two may still be held
     # (the worker reads the pool's Release with its next frame).
     assert psutil.Process(pid).memory_info().rss < 5 * size
+
+
+def test_shutdown_waits_for_the_copy_of_a_large_result(no_new_shm, start_method):
+    with Pool(1, start_method=start_method) as pool:
+        future = pool.submit(tasks.ones, 16 << 20)
+    # The worker was asked to stop only once its result had been copied.
+    assert future.result(timeout=60).sum() == (16 << 20) // 8
+
+
+def test_submit_after_shutdown_gives_its_segments_back(no_new_shm, make_pool):
+    from qtcompute.errors import PoolShutdownError
+
+    pool = make_pool(1)
+    pool.shutdown()
+    with pytest.raises(PoolShutdownError):
+        pool.submit(tasks.total, big_array())
+
+
+def test_a_large_initializer_argument_leaves_nothing_behind(no_new_shm, make_pool):
+    array = big_array(3)
+    pool = make_pool(2, initializer=tasks.keep_initial, initargs=(array,))
+    assert pool.submit(tasks.initial_total).result(timeout=60) == float(array.sum())
+
+
+def test_a_full_dev_shm_falls_back_to_the_pipe(no_new_shm, make_pool, monkeypatch, caplog):
+    from qtcompute.engine import _shm
+
+    def full(fd, size):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_shm, "_allocate", full)
+    monkeypatch.setattr(_shm, "_warned_full", False)
+    pool = make_pool(1)
+    array = big_array(4)
+    with caplog.at_level("WARNING", logger="qtcompute.engine"):
+        assert pool.submit(tasks.total, array).result(timeout=60) == float(array.sum())
+    assert "--shm-size" in caplog.text

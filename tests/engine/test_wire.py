@@ -100,3 +100,32 @@ def test_the_function_caches_stay_bounded():
         assert msg.decode(msg.encode(1, msg.RunTask(function, (), {}))).function() == index
     assert len(msg._function_parts) <= msg._CACHE_SIZE
     assert len(msg._functions) <= msg._CACHE_SIZE
+
+
+def test_bound_builtin_methods_are_pickled_every_time():
+    settings = {"k": 1}
+    before = msg.decode(msg.encode(1, msg.RunTask(settings.get, ("k",), {}))).function
+    settings["k"] = 2
+    after = msg.decode(msg.encode(2, msg.RunTask(settings.get, ("k",), {}))).function
+    assert (before("k"), after("k")) == (1, 2)
+    assert settings.get not in msg._function_parts
+
+
+def test_module_level_builtins_are_cached():
+    import math
+
+    msg.encode(1, msg.RunTask(math.sqrt, (4,), {}))
+    assert math.sqrt in msg._function_parts
+
+
+def test_an_interrupted_copy_still_settles_the_future_once():
+    from qtcompute.engine._future import TaskFuture
+    from qtcompute.engine._records import _settle_computed
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    future = TaskFuture(1, None)
+    with pytest.raises(KeyboardInterrupt):
+        _settle_computed(future, interrupted, ())
+    assert isinstance(future.exception(timeout=0), KeyboardInterrupt)

@@ -304,15 +304,25 @@ def decode_fields(
 
 # Plain functions are sent by reference (module and name), so their pickle never changes: both
 # ends keep it, which saves a module lookup per task on each side. Bounded, for programs that
-# make functions on the fly; methods and partials are pickled every time (they carry state).
-_CACHEABLE = (types.FunctionType, types.BuiltinFunctionType)
+# make functions on the fly. Methods (``counter.value``, and bound built-ins such as ``d.get``)
+# and partials are pickled every time: they carry the state of their object.
 _CACHE_SIZE = 512
 _function_parts: dict[Any, bytes] = {}
 _functions: dict[bytes, Any] = {}
 
 
+def _cacheable(function: Any) -> bool:
+    kind = type(function)
+    if kind is types.FunctionType:
+        return True
+    if kind is types.BuiltinFunctionType:  # math.sqrt (bound to its module), not d.get
+        owner = function.__self__
+        return owner is None or type(owner) is types.ModuleType
+    return False
+
+
 def _function_part(function: Any) -> bytes:
-    cacheable = type(function) in _CACHEABLE
+    cacheable = _cacheable(function)
     if cacheable:
         part = _function_parts.get(function)
         if part is not None:
@@ -331,7 +341,7 @@ def _load_function(data: memoryview) -> Any:
     function = _functions.get(key)
     if function is None:
         function = pickle.loads(key)
-        if type(function) in _CACHEABLE:
+        if _cacheable(function):
             if len(_functions) >= _CACHE_SIZE:
                 _functions.clear()
             _functions[key] = function

@@ -86,48 +86,57 @@ else:
         by one thread at a time.
         """
 
-        __slots__ = ("_buffer", "fd")
+        __slots__ = ("_buffer", "_start", "fd")
 
         def __init__(self, fd: int) -> None:
             self.fd = fd
             self._buffer = b""
+            self._start = 0  # where the unread part of _buffer begins (no copy per frame)
 
         def buffered(self) -> bool:
             """True if a whole frame is already here (read() will not block)."""
-            buffer = self._buffer
-            if len(buffer) < 4:
+            buffer, start = self._buffer, self._start
+            available = len(buffer) - start
+            if available < 4:
                 return False
-            (size,) = _LENGTH.unpack_from(buffer)
+            (size,) = _LENGTH.unpack_from(buffer, start)
             if size == -1:
-                if len(buffer) < 12:
+                if available < 12:
                     return False
-                return len(buffer) >= 12 + _LONG_LENGTH.unpack_from(buffer, 4)[0]
-            return len(buffer) >= 4 + size
+                return available >= 12 + _LONG_LENGTH.unpack_from(buffer, start + 4)[0]
+            return available >= 4 + size
 
         def read(self) -> bytes:
             """The next frame; blocks until it is complete. EOFError when the pipe closed."""
-            buffer = self._buffer or self._more(b"")
-            while len(buffer) < 4:
-                buffer = self._more(buffer)
-            (size,) = _LENGTH.unpack_from(buffer)
-            start = 4
+            buffer, start = self._buffer, self._start
+            if len(buffer) - start < 4:
+                buffer, start = self._more(buffer, start, 4)
+            (size,) = _LENGTH.unpack_from(buffer, start)
+            begin = start + 4
             if size == -1:
-                while len(buffer) < 12:
-                    buffer = self._more(buffer)
-                (size,) = _LONG_LENGTH.unpack_from(buffer, 4)
-                start = 12
-            end = start + size
+                if len(buffer) - start < 12:
+                    buffer, start = self._more(buffer, start, 12)
+                (size,) = _LONG_LENGTH.unpack_from(buffer, start + 4)
+                begin = start + 12
+            end = begin + size
             if len(buffer) >= end:
-                self._buffer = buffer[end:]
-                return buffer[start:end]
-            self._buffer = b""
-            return _read_rest(self.fd, buffer[start:], size)
+                if end == len(buffer):
+                    self._buffer, self._start = b"", 0
+                else:
+                    self._buffer, self._start = buffer, end
+                return buffer[begin:end]
+            self._buffer, self._start = b"", 0
+            return _read_rest(self.fd, buffer[begin:], size)
 
-        def _more(self, buffer: bytes) -> bytes:
-            chunk = os.read(self.fd, _CHUNK)
-            if not chunk:
-                raise EOFError
-            return buffer + chunk if buffer else chunk
+        def _more(self, buffer: bytes, start: int, need: int) -> tuple[bytes, int]:
+            """Read until at least ``need`` unread bytes are here; the unread part, from 0."""
+            rest = buffer[start:]
+            while len(rest) < need:
+                chunk = os.read(self.fd, _CHUNK)
+                if not chunk:
+                    raise EOFError
+                rest = rest + chunk if rest else chunk
+            return rest, 0
 
     def _read_rest(fd: int, head: bytes, size: int) -> bytes:
         # A large frame: read straight into its final buffer, with no joining copy.

@@ -90,8 +90,10 @@ class Pool(Executor):
             raise ValueError(f"spin must be a number of seconds from 0 to 0.1, not {spin!r}")
         if initializer is not None:
             from qtcompute.engine._pickling import dumps_task
+            from qtcompute.engine._shm import release
 
-            dumps_task(initializer, tuple(initargs), {})  # a clear error now, not in each worker
+            # A clear error now, not in each worker; large initargs went to new segments.
+            release(dumps_task(initializer, tuple(initargs), {}).segments)
         self._task_timeout = task_timeout
         self._start_method = start_method
         self._supervisor = Supervisor(

@@ -80,6 +80,7 @@ class WorkerHandle:
         self.eof = False
         self.pings: list[Any] = []
         self.frame_tag = ("frame", self)  # what the supervisor's waiter reports for its pipe
+        self.copying = False  # its last result is being copied from its memory (see _vm)
         # A thread blocked in TaskFuture.result() may read this worker's replies itself (see
         # Supervisor.wait_directly); while it does, the worker is "claimed" and the supervisor
         # leaves its pipe alone. POSIX only: it needs poll() on pipes.

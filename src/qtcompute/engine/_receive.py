@@ -22,7 +22,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _messages as msg
-from qtcompute.engine import _vm
 from qtcompute.engine._pickling import unpack_exception
 from qtcompute.engine._process import WorkerState
 from qtcompute.engine._records import Outbox, Task
@@ -45,6 +44,7 @@ class FrameReceiver:
     _thread: threading.Thread
     _waiter: Any
     _start_failures: int
+    _shutdown: bool
 
     if TYPE_CHECKING:  # provided by the Supervisor
 
@@ -152,10 +152,12 @@ class FrameReceiver:
         kind = msg.kind_of(frame)
         if kind is msg.Result and msg.is_in_sender(frame):
             # Its large buffers are still in the worker: copied outside the lock (by whichever
-            # thread delivers), so that a 100 MB copy never holds up submit() elsewhere.
+            # thread delivers), so that a 100 MB copy never holds up submit() elsewhere. The
+            # worker stays busy until the copy is done: nothing may stop it or give it another
+            # task while we read its memory.
             self._finish_task(worker)
+            worker.copying = True
             out.settle_with(task, self._copy_result, worker, task, frame)  # type: ignore[arg-type]
-            self._become_idle(worker, out)
             return
         try:
             fields = msg.decode_fields(frame)
@@ -178,6 +180,8 @@ class FrameReceiver:
             task.reusable = set(message.names)  # type: ignore[union-attr]
         elif isinstance(message, msg.Ready):
             self._start_failures = 0
+            from qtcompute.engine import _vm
+
             if _vm.can_read(worker.pid, message.probe):
                 self._send_control(worker, msg.UseDirectCopy())
             for nonce, _probe, _sent in worker.pings:
@@ -212,27 +216,43 @@ class FrameReceiver:
     def _copy_result(
         self, worker: WorkerHandle, task: Task, frame: bytes
     ) -> tuple[Any, BaseException | None]:
-        """Copy a result whose large buffers are in the worker's memory (outside the lock)."""
+        """Copy a result whose large buffers are in the worker's memory (outside the lock),
+        then let the worker drop them and take the next task."""
+        from qtcompute.engine import _vm
+
         result: Any = None
         error: BaseException | None = None
+        with self._lock:
+            # In _handles means not reaped: its pid cannot belong to another process yet.
+            alive = worker in self._handles
         try:
-            result = msg.decode_fields(frame, fetch=functools.partial(_vm.read, worker.pid))[0]
+            if alive:
+                fetch = functools.partial(_vm.read, worker.pid)
+                result = msg.decode_fields(frame, fetch=fetch)[0]
         except OSError as exc:
             error = exc
         except Exception as exc:
             error = _undecodable_result(task, exc)
-        with self._lock:
-            # Still in _handles means never reaped: its pid was not reused by another process
-            # while we copied, so what we read was this worker's memory.
-            alive = worker in self._handles
-            if alive:
-                self._send_control(worker, msg.Release(), task.future.task_id)
-        if isinstance(error, OSError) or (error is None and not alive):
+        finally:
+            out = Outbox()
+            with self._lock:
+                worker.copying = False
+                # Still in _handles: never reaped during the copy, so what we read was its.
+                alive = alive and worker in self._handles
+                if alive:
+                    self._send_control(worker, msg.Release(), task.future.task_id)
+                    if worker.state is WorkerState.BUSY and worker.task is None:
+                        self._become_idle(worker, out)
+                shutting_down = self._shutdown
+            out.deliver()
+            if shutting_down:
+                self.wake()  # the supervisor stops workers once idle; this one now is
+        if not alive or isinstance(error, OSError):
             result, error = (
                 None,
                 WorkerCrashedError(
                     f"The result of task {task.label} could not be copied from worker process "
-                    f"{worker.pid}: {error or 'the worker died while it was being copied'}. The "
+                    f"{worker.pid}: {error or 'the worker died before it was copied'}. The "
                     "worker most likely died in the meantime; the pool replaces it. Submit the "
                     "task again.",
                     pid=worker.pid,

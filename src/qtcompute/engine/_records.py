@@ -135,5 +135,9 @@ class Outbox:
 
 
 def _settle_computed(future: TaskFuture[Any], compute: Callable[..., Any], args: Any) -> None:
-    result, error = compute(*args)
+    try:
+        result, error = compute(*args)
+    except BaseException as exc:  # Ctrl-C in the middle of a copy: still settled, exactly once
+        future._settle(None, exc)
+        raise
     future._settle(result, error)

@@ -31,7 +31,9 @@ which would need an acknowledgement from the receiver): there, buffers stay in t
 
 from __future__ import annotations
 
+import errno
 import itertools
+import logging
 import mmap
 import os
 import secrets
@@ -42,6 +44,8 @@ try:
     import _posixshmem
 except ImportError:  # Windows
     _posixshmem = None
+
+log = logging.getLogger("qtcompute.engine")
 
 THRESHOLD = 1 << 20  # buffers smaller than 1 MiB are cheaper to copy through the pipe
 PARALLEL_COPY_FROM = 32 << 20  # bytes; a copy this large is split between two threads
@@ -80,6 +84,22 @@ def release_left_by(pid: int) -> None:
     release(["/" + name for name in names if name.startswith(prefix)])
 
 
+_warned_full = False
+
+
+def _warn_full(size: int, exc: OSError) -> None:
+    global _warned_full
+    if not _warned_full:
+        _warned_full = True
+        log.warning(
+            "no room in shared memory for a %.0f MB buffer (%s): sending it through the pipe "
+            "instead, which is much slower. /dev/shm is probably small (Docker gives 64 MB by "
+            "default: run with --shm-size=1g or more).",
+            size / 1e6,
+            exc.strerror,
+        )
+
+
 class Outgoing:
     """Collects the out-of-band buffers of one pickling into segments.
 
@@ -98,12 +118,18 @@ class Outgoing:
         size = view.nbytes
         if size < THRESHOLD:
             return True
-        if self.cache is not None:
-            segment = self.cache.take(size)
-            self.segments.append((segment.name, size, segment.capacity))
-            segment.fill(view)
-        else:
-            self.segments.append((*_create(view), 0))
+        try:
+            if self.cache is not None:
+                segment = self.cache.take(size)
+                self.segments.append((segment.name, size, segment.capacity))
+                segment.fill(view)
+            else:
+                self.segments.append((*_create(view), 0))
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.ENOMEM, errno.EFBIG):
+                raise
+            _warn_full(size, exc)
+            return True  # slower, but it arrives: through the pipe, inside the pickle
         return False
 
     def discard(self) -> None:
@@ -121,7 +147,7 @@ def _create(view: memoryview) -> tuple[str, int]:
     fd = _posixshmem.shm_open(name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
     try:
         _tracker("register", name)
-        os.ftruncate(fd, size)
+        _allocate(fd, size)
         with mmap.mmap(fd, size) as target:
             target[:size] = view.cast("B")
     except BaseException:
@@ -130,6 +156,14 @@ def _create(view: memoryview) -> tuple[str, int]:
         raise
     os.close(fd)
     return name, size
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Size a new segment, with its memory reserved now where the OS can: a full /dev/shm
+    then fails here with ENOSPC, instead of killing us with SIGBUS at the first write."""
+    os.ftruncate(fd, size)
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, 0, size)
 
 
 Loan = tuple[str, memoryview]
@@ -227,7 +261,7 @@ class _Segment:
         fd = _posixshmem.shm_open(self.name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
         try:
             _tracker("register", self.name)
-            os.ftruncate(fd, capacity)
+            _allocate(fd, capacity)
             self.mapping = mmap.mmap(fd, capacity)
         except BaseException:
             release([self.name])

@@ -133,9 +133,11 @@ class Supervisor(FrameReceiver):
         label = getattr(fn, "__qualname__", None) or repr(fn)
         out = Outbox()
         with self._lock:
-            if self._broken is not None:
-                raise self._broken
-            if self._shutdown:
+            if self._broken is not None or self._shutdown:
+                # The arguments' segments were borrowed for nothing: give them back.
+                _shm.end_loans(body.segments, self._segments, None, sent=False)
+                if self._broken is not None:
+                    raise self._broken
                 raise PoolShutdownError("cannot schedule new tasks after shutdown()")
             task_id = next(self._task_ids)
             frame = msg.frame(task_id, body)
@@ -526,7 +528,7 @@ class Supervisor(FrameReceiver):
         for worker in self._handles:
             if worker.state is WorkerState.STOPPING:
                 continue
-            if worker.state is WorkerState.BUSY and self._stop_running:
+            if worker.state is WorkerState.BUSY and self._stop_running and not worker.copying:
                 task = worker.task
                 self._stop_worker(worker, out)
                 if task is not None:
