@@ -412,7 +412,13 @@ class Supervisor(FrameReceiver):
             worker = tag[1]
             # A claimed worker is read by the thread waiting on its task; and a frame seen by
             # select() may have been read by that thread since: never block on an empty pipe.
-            if tag[0] == "frame" and not worker.claimed and not worker.eof and worker.has_frame():
+            if (
+                tag[0] == "frame"
+                and not worker.claimed
+                and not worker.eof
+                and worker in self._handles  # reaped since (its descriptors closed, maybe reused)
+                and worker.has_frame()
+            ):
                 self._receive(worker, out)
         for tag in ready:
             worker = tag[1]

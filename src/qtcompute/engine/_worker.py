@@ -77,9 +77,12 @@ class _ProgressReporter:
         self._task_id = task_id  # the buffer is empty: end() of the previous task flushed it
 
     def end(self) -> None:
-        if self._buffer:
-            self.flush()
-        self._task_id = msg.CONTROL
+        # Under the lock: a flush running in the flusher thread finishes sending before we
+        # return, and so before the task's result goes out (a progress frame after the result
+        # would arrive for a settled task, and be dropped).
+        with self._lock:
+            self._flush_locked()
+            self._task_id = msg.CONTROL
 
     def report(self, value: Any) -> None:
         with self._lock:
@@ -95,13 +98,15 @@ class _ProgressReporter:
 
     def flush(self) -> None:
         with self._lock:
-            if not self._buffer:
-                return
-            values, self._buffer = tuple(self._buffer), []
-            task_id = self._task_id
-            self._last_flush = time.monotonic()
-            # Send under our lock: a flush racing with end() must not send after the result.
-            self._channel.send(task_id, msg.Progress(values))
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if not self._buffer:
+            return
+        values, self._buffer = tuple(self._buffer), []
+        self._last_flush = time.monotonic()
+        # Sent under our lock: a flush racing with end() must not send after the result.
+        self._channel.send(self._task_id, msg.Progress(values))
 
     def _ensure_flusher(self) -> None:
         if self._thread is None:
