@@ -213,6 +213,12 @@ def encode(task_id: int, message: Any, *, out_of_band: bool = False) -> bytes:
 
 
 _RESULT = _KIND_OF[Result]
+RESULT_KIND = _RESULT  # the kind byte (frame[8]) of an in-band Result
+
+
+def task_tag(task_id: int) -> bytes:
+    """The first 8 bytes of every frame of task ``task_id`` (compare with ``frame[:8]``)."""
+    return task_id.to_bytes(8, "little")
 
 
 def encode_result(task_id: int, value: Any, held: dict[int, Any] | None = None) -> bytes:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import pickle
 import sys
 import threading
 import time
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from qtcompute.engine._process import WorkerHandle
 
 worker_log = logging.getLogger("qtcompute.worker")
+_RESULT_KIND = msg.RESULT_KIND
+_HEADER_SIZE = msg.HEADER_SIZE
 
 
 class FrameReceiver:
@@ -144,8 +147,20 @@ class FrameReceiver:
                 return
 
     def _on_frame(self, worker: WorkerHandle, frame: bytes, out: Outbox) -> None:
-        task_id = msg.task_id_of(frame)
         task = worker.task
+        # The common case first, in as few steps as possible (it is on every round trip): the
+        # result of the running task, with no large buffer outside the frame.
+        if task is not None and frame[8] == _RESULT_KIND and frame[:8] == task.tag:
+            try:
+                value = pickle.loads(memoryview(frame)[_HEADER_SIZE:])[0]
+            except Exception:
+                pass  # handled below, like any frame that cannot be decoded
+            else:
+                self._finish_task(worker)
+                out.settle(task, result=value)
+                self._become_idle(worker, out)
+                return
+        task_id = msg.task_id_of(frame)
         if task_id != msg.CONTROL and (task is None or task.future.task_id != task_id):
             out.call(msg.release, frame)  # a late frame of a settled task (timed out, stopped)
             return

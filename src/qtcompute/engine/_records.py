@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from qtcompute.engine import _shm
 from qtcompute.engine._future import TaskFuture
+from qtcompute.engine._messages import task_tag
 from qtcompute.engine._process import WorkerState
 
 log = logging.getLogger("qtcompute.engine")
@@ -53,6 +54,7 @@ class Task:
         "reusable",
         "segments",
         "started",
+        "tag",
         "timeout",
     )
 
@@ -66,6 +68,7 @@ class Task:
         cache: _shm.SegmentCache | None = None,
     ) -> None:
         self.future = future
+        self.tag = task_tag(future.task_id)  # how its frames start
         self.segments = segments  # shared memory holding its large arguments, if any
         self.cache = cache  # where those segments were borrowed from
         self.reusable: set[str] | None = None  # the ones the worker reported it unmapped
