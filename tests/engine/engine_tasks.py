@@ -240,3 +240,8 @@ def keep_initial(array):
 
 def initial_total():
     return float(_initial.sum())
+
+
+def report_unpicklable():
+    report_progress(threading.Lock())
+    return "not reached"

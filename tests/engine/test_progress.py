@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import engine_tasks as tasks
+import pytest
 
 from qtcompute import report_progress
 
@@ -88,3 +89,11 @@ def test_batch_progress_callbacks_get_tuples_in_order(make_pool):
     assert all(isinstance(batch, tuple) for batch in batches)
     assert [v for batch in batches for v in batch] == list(range(20_000))
     assert len(batches) < 20_000, "values were coalesced into frames"
+
+
+def test_an_unpicklable_progress_value_fails_the_task_not_the_worker(make_pool):
+    pool = make_pool(1)
+    (pid,) = pool.pids()
+    with pytest.raises(TypeError, match="report_progress"):
+        pool.submit(tasks.report_unpicklable).result(timeout=60)
+    assert pool.submit(tasks.getpid).result(timeout=60) == pid

@@ -86,3 +86,16 @@ def test_timeout_counts_running_time_not_queue_time(make_pool, gate):
     gate.release()
     assert blocker.result(timeout=30) == "released"
     assert quick.result(timeout=30) == 3
+
+
+def test_a_timeout_counts_when_another_thread_hands_the_task_out(make_pool, gate):
+    """The second task is dispatched by the thread waiting on the first (a direct wait), not by
+    submit: its deadline must still reach the supervisor."""
+    pool = make_pool(1, spin=0)
+    pool.ping(timeout=60)
+    first = pool.submit(tasks.wait_for_gate, gate.path)
+    second = pool.schedule(tasks.compute_forever, timeout=0.5)
+    gate.release()
+    assert first.result(timeout=60) == "released"
+    with pytest.raises(TaskTimeoutError):
+        second.result(timeout=60)

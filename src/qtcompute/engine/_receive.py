@@ -57,6 +57,7 @@ class FrameReceiver:
         def _break(self, error: BrokenPoolError, out: Outbox) -> None: ...
         def _send_control(self, worker: WorkerHandle, message: Any, task_id: int = 0) -> None: ...
         def _send_ping(self, worker: WorkerHandle, nonce: int) -> None: ...
+        def _stop_worker(self, worker: WorkerHandle, out: Outbox) -> None: ...
         def wake(self) -> None: ...
 
     def wait_directly(self, future: TaskFuture[Any], deadline: float | None) -> None:
@@ -91,18 +92,25 @@ class FrameReceiver:
                     frame = reader.read()
                 except (EOFError, OSError):
                     return  # the worker died: the supervisor reports it (sentinel)
+                except BaseException:
+                    # Ctrl-C in the middle of a frame: what was read of it is gone, and the
+                    # next reader would take the rest for a frame length. Stop the worker.
+                    self._abandon(worker, task)  # type: ignore[arg-type]
+                    raise
                 out = Outbox()
                 replace = False
-                with lock:
-                    if worker not in self._handles:
-                        return
-                    self._on_frame(worker, frame, out)
-                    if task.finished:  # type: ignore[union-attr]
-                        # Hand the worker back in the same locked section (one lock per
-                        # round trip less than a separate release).
-                        released = True
-                        replace = self._release_claim(worker, out)
-                out.deliver()
+                try:
+                    with lock:
+                        if worker not in self._handles:
+                            return
+                        self._on_frame(worker, frame, out)
+                        if task.finished:  # type: ignore[union-attr]
+                            # Hand the worker back in the same locked section (one lock per
+                            # round trip less than a separate release).
+                            released = True
+                            replace = self._release_claim(worker, out)
+                finally:
+                    out.deliver()  # whatever happens, a task ended under the lock is settled
                 if released:
                     if replace:
                         self.wake()
@@ -115,6 +123,20 @@ class FrameReceiver:
                 out.deliver()
                 if replace:
                     self.wake()  # replacements are started by the supervisor thread only
+
+    def _abandon(self, worker: WorkerHandle, task: Task) -> None:
+        """A direct wait was interrupted while reading a frame: the pipe is out of step, so the
+        worker is stopped (and replaced) and its task ends cancelled."""
+        out = Outbox()
+        try:
+            with self._lock:
+                worker.eof = True  # nobody reads this pipe again
+                if worker in self._handles and worker.state is not WorkerState.STOPPING:
+                    self._stop_worker(worker, out)
+                    out.cancel_running(task)
+        finally:
+            out.deliver()
+            self.wake()
 
     def _release_claim(self, worker: WorkerHandle, out: Outbox) -> bool:
         """End a direct wait (under the lock); True if the worker died and needs replacing."""
@@ -153,13 +175,15 @@ class FrameReceiver:
         if task is not None and frame[8] == _RESULT_KIND and frame[:8] == task.tag:
             try:
                 value = pickle.loads(memoryview(frame)[_HEADER_SIZE:])[0]
-            except Exception:
-                pass  # handled below, like any frame that cannot be decoded
-            else:
+            except Exception as exc:
                 self._finish_task(worker)
-                out.settle(task, result=value)
+                out.settle(task, error=_undecodable_result(task, exc))
                 self._become_idle(worker, out)
                 return
+            self._finish_task(worker)
+            out.settle(task, result=value)
+            self._become_idle(worker, out)
+            return
         task_id = msg.task_id_of(frame)
         if task_id != msg.CONTROL and (task is None or task.future.task_id != task_id):
             out.call(msg.release, frame)  # a late frame of a settled task (timed out, stopped)
@@ -237,10 +261,11 @@ class FrameReceiver:
 
         result: Any = None
         error: BaseException | None = None
-        with self._lock:
-            # In _handles means not reaped: its pid cannot belong to another process yet.
-            alive = worker in self._handles
+        alive = False
         try:
+            with self._lock:
+                # In _handles means not reaped: its pid cannot belong to another process yet.
+                alive = worker in self._handles
             if alive:
                 fetch = functools.partial(_vm.read, worker.pid)
                 result = msg.decode_fields(frame, fetch=fetch)[0]

@@ -129,12 +129,17 @@ class Outbox:
         self.actions.append((fn, args))
 
     def deliver(self) -> None:
-        for fn, args in self.actions:
+        actions, self.actions = self.actions, []
+        interrupted: BaseException | None = None
+        for fn, args in actions:
             try:
                 fn(*args)
             except Exception:
                 log.exception("error while delivering %r", fn)
-        self.actions.clear()
+            except BaseException as exc:  # Ctrl-C: the other tasks are still settled first
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
 
 
 def _settle_computed(future: TaskFuture[Any], compute: Callable[..., Any], args: Any) -> None:

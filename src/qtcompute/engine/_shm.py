@@ -163,7 +163,12 @@ def _allocate(fd: int, size: int) -> None:
     then fails here with ENOSPC, instead of killing us with SIGBUS at the first write."""
     os.ftruncate(fd, size)
     if hasattr(os, "posix_fallocate"):
-        os.posix_fallocate(fd, 0, size)
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.ENOMEM, errno.EFBIG):
+                raise
+            # Not supported here (some libcs, filesystems): the memory comes at first write.
 
 
 Loan = tuple[str, memoryview]

@@ -163,10 +163,7 @@ class Supervisor(FrameReceiver):
                 self._pending.append(task)
                 self._queued[task_id] = task
                 self._dispatch(out)
-            wake = timeout is not None and task.deadline is not None
         out.deliver()
-        if wake:
-            self.wake()  # the supervisor must shorten its wait to the new deadline
         return future
 
     def forget(self, future: TaskFuture[Any]) -> None:
@@ -295,6 +292,8 @@ class Supervisor(FrameReceiver):
         self._running[task.future.task_id] = worker
         if task.timeout is not None:
             task.deadline = time.monotonic() + task.timeout
+            if threading.get_ident() != self._thread.ident:
+                out.call(self.wake)  # the supervisor must shorten its wait to the deadline
         if self._listeners:
             self._emit(out, WorkerState.BUSY, worker)
 
@@ -342,7 +341,7 @@ class Supervisor(FrameReceiver):
         return PoolStats(
             workers=self.workers,
             alive=alive,
-            busy=len(self._running),
+            busy=len(self._running) + sum(1 for w in self._handles if w.copying),
             pending=len(self._queued),
             crashes=self._crashes,
             restarts=self._restarts,
@@ -555,7 +554,8 @@ class Supervisor(FrameReceiver):
         self._shutdown = True
         self._fail_pending(out)
         for worker in self._handles:
-            if worker.state is not WorkerState.STOPPING:
+            if worker.state is not WorkerState.STOPPING and not worker.copying:
+                # (a worker whose result is being copied is asked to stop once it is done)
                 task = self._finish_task(worker)
                 if task is not None:
                     out.settle(task, error=error)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import select
 import sys
 import threading
@@ -85,6 +86,18 @@ class _ProgressReporter:
             self._task_id = msg.CONTROL
 
     def report(self, value: Any) -> None:
+        if self._task_id == msg.CONTROL:
+            return
+        try:
+            # Checked here, in the task's own call: a value that cannot be sent must fail the
+            # task with a clear error, not the background flush (which would kill the worker).
+            pickle.dumps(value, protocol=msg.PROTOCOL)
+        except Exception as exc:
+            raise TypeError(
+                f"report_progress() got a {type(value).__qualname__} that cannot be sent to the "
+                f"caller ({type(exc).__name__}: {exc}). Report plain data: a number, a string, "
+                "a short tuple."
+            ) from exc
         with self._lock:
             if self._task_id == msg.CONTROL:
                 return
