@@ -178,18 +178,6 @@ def array_after_ignoring_terminate(gate_path, nbytes):
     return np.ones(nbytes // 8)
 
 
-def shm_backed(array):
-    """True if ``array``'s memory is a shared-memory mapping, not a private copy."""
-    import mmap
-
-    base = array
-    while base is not None:
-        if isinstance(base, mmap.mmap):
-            return True
-        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
-    return False
-
-
 class Counter:
     """A method task carries its object's state: ``Counter(1).value`` pickles the counter."""
 

@@ -27,14 +27,11 @@ _CHUNK = 65536  # what one read takes from the pipe: any small frame, whole
 if sys.platform == "win32":
 
     def endpoint(conn: Connection) -> Any:
-        """What send_frame/recv_frame take: the Connection itself on Windows."""
+        """What send_frame and FrameReader take: the Connection itself on Windows."""
         return conn
 
     def send_frame(conn: Connection, data: bytes) -> None:
         conn.send_bytes(data)
-
-    def recv_frame(conn: Connection) -> bytes:
-        return conn.recv_bytes()
 
     class FrameReader:
         """Reads frames from a Connection (Windows): no read-ahead, ``buffered()`` is False."""
@@ -53,7 +50,7 @@ if sys.platform == "win32":
 else:
 
     def endpoint(conn: Connection) -> Any:
-        """What send_frame/recv_frame take: the descriptor on POSIX (looked up once: the
+        """What send_frame and FrameReader take: the descriptor on POSIX (looked up once: the
         Connection's own fileno() is a Python call with checks, on every frame)."""
         return conn.fileno()
 
@@ -150,26 +147,3 @@ else:
                 raise EOFError
             filled += count
         return frame  # type: ignore[return-value]  # a buffer like bytes, without a copy
-
-    def recv_frame(fd: int) -> bytes:
-        header = _read_exact(fd, 4)
-        (size,) = _LENGTH.unpack(header)
-        if size == -1:
-            (size,) = _LONG_LENGTH.unpack(_read_exact(fd, 8))
-        return _read_exact(fd, size)
-
-    def _read_exact(fd: int, size: int) -> bytes:
-        data = os.read(fd, size)
-        if len(data) == size:
-            return data
-        if not data:
-            raise EOFError
-        parts = [data]
-        remaining = size - len(data)
-        while remaining:
-            chunk = os.read(fd, min(remaining, 1 << 24))
-            if not chunk:
-                raise EOFError
-            parts.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(parts)

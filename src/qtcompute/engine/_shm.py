@@ -48,7 +48,6 @@ except ImportError:  # Windows
 log = logging.getLogger("qtcompute.engine")
 
 THRESHOLD = 1 << 20  # buffers smaller than 1 MiB are cheaper to copy through the pipe
-PARALLEL_COPY_FROM = 32 << 20  # bytes; a copy this large is split between two threads
 AVAILABLE = _posixshmem is not None
 _RTYPE = "shared_memory"
 _counter = itertools.count()
@@ -276,23 +275,16 @@ class _Segment:
 
     def fill(self, view: memoryview) -> None:
         """Copy ``view`` to the start of the segment; a large copy in two threads."""
+        from qtcompute.engine import _vm
+
         size = view.nbytes
-        if size < PARALLEL_COPY_FROM or (os.cpu_count() or 1) < 2:
+        if size < _vm.PARALLEL_FROM:
             self.mapping[:size] = view.cast("B")
             return
         import ctypes
 
-        from qtcompute.engine._vm import address_of
-
-        target, source = address_of(self.mapping), address_of(view)
-        half = (size // 2) & ~0xFFFFF
-        # ctypes releases the GIL during memmove: the two halves are copied at the same time.
-        helper = threading.Thread(
-            target=ctypes.memmove, args=(target + half, source + half, size - half)
-        )
-        helper.start()
-        ctypes.memmove(target, source, half)
-        helper.join()
+        target, source = _vm.address_of(self.mapping), _vm.address_of(view)
+        _vm.in_halves(lambda at, length: ctypes.memmove(target + at, source + at, length), size)
 
     def destroy(self) -> None:
         self.mapping.close()

@@ -22,6 +22,7 @@ import mmap
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 AVAILABLE = sys.platform.startswith("linux")
@@ -115,30 +116,39 @@ def read(pid: int, table: list[tuple[int, int]]) -> list[memoryview]:
             except OSError:
                 pass  # no transparent huge pages here: plain pages work too
         if size:
-            _copy_parallel(pid, address_of(mapping), address, size)
+            local = address_of(mapping)
+
+            def copy(at: int, length: int, local: int = local, remote: int = address) -> None:
+                _copy(pid, local + at, remote + at, length)
+
+            in_halves(copy, size)
         views.append(memoryview(mapping)[:size])
     return views
 
 
-def _copy_parallel(pid: int, local: int, remote: int, size: int) -> None:
-    # One thread copies at about a third of memory bandwidth here (page faults on the new
-    # pages are part of the copy); two threads on two cores nearly halve a large copy.
+def in_halves(copy: Callable[[int, int], object], size: int) -> None:
+    """Run ``copy(offset, length)`` over ``size`` bytes, in two threads at once when large.
+
+    One thread copies at about a third of memory bandwidth here (page faults on new pages are
+    part of the copy); two threads on two cores nearly halve a large copy. ``copy`` must let
+    the GIL go while it copies (a ctypes call does).
+    """
     if size < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-        _copy(pid, local, remote, size)
+        copy(0, size)
         return
     half = (size // 2) & ~0xFFFFF  # a 1 MiB boundary: whole huge pages for each thread
-    errors: list[OSError] = []
+    errors: list[BaseException] = []
 
     def second_half() -> None:
         try:
-            _copy(pid, local + half, remote + half, size - half)
-        except OSError as exc:
+            copy(half, size - half)
+        except BaseException as exc:
             errors.append(exc)
 
     helper = threading.Thread(target=second_half, name="qtcompute-copy", daemon=True)
     helper.start()
     try:
-        _copy(pid, local, remote, half)
+        copy(0, half)
     finally:
         helper.join()
     if errors:
