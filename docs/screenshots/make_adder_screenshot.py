@@ -10,17 +10,15 @@ to ``QWidget.grab()`` when ``import`` is missing.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "examples"))
 
 import adder  # noqa: E402
-from qtpy.QtCore import QEventLoop, Qt  # noqa: E402
+from _shots import capture, wait_until  # noqa: E402
+from qtpy.QtCore import Qt  # noqa: E402
 from qtpy.QtTest import QTest  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
 
@@ -29,14 +27,6 @@ from qtcompute import Pool  # noqa: E402
 
 OUT = HERE / "adder.png"
 INPUTS = [("1.5", "2.25"), ("40", "2"), ("abc", "4"), ("", "7"), ("1e3", "-0.5")]
-
-
-def wait_until(app: QApplication, done, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the calculator did not answer")
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
 
 
 def main() -> int:
@@ -62,12 +52,7 @@ def main() -> int:
         )
     window.x_input.setFocus()
     wait_until(app, lambda: window.worker_status.text() == "Worker ready")
-    deadline = time.monotonic() + 0.5  # let the last repaint reach the X server
-    wait_until(app, lambda: time.monotonic() > deadline)
-    if shutil.which("import"):
-        subprocess.run(["import", "-window", str(int(window.winId())), str(OUT)], check=True)
-    else:
-        window.grab().save(str(OUT))
+    capture(app, window, OUT)
     print(f"written: {OUT}")
     window.close()
     return 0

@@ -11,17 +11,15 @@ shows it (ImageMagick ``import``), falling back to ``QWidget.grab()`` when ``imp
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "examples"))
 
 import mandelbrot  # noqa: E402
-from qtpy.QtCore import QEventLoop, QPoint, QPointF, Qt, QTimer  # noqa: E402
+from _shots import capture, wait_until  # noqa: E402
+from qtpy.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from qtpy.QtGui import QWheelEvent  # noqa: E402
 from qtpy.QtTest import QTest  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
@@ -33,20 +31,6 @@ OUT = HERE / "mandelbrot.png"
 TARGET = (-0.7480, 0.1030)
 """The valley's seahorses: the point the wheel zooms around."""
 NOTCHES = 18
-
-
-def wait_until(app: QApplication, done, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
-    """Run the event loop, blocked on events (the workers need the cores), until ``done()``."""
-    deadline = time.monotonic() + timeout
-    guard = QTimer()  # wakes the loop now and then so that the clock is looked at
-    guard.start(50)
-    try:
-        while not done():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the render did not complete")
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-    finally:
-        guard.stop()
 
 
 def rendered(window: mandelbrot.MandelbrotWindow) -> bool:
@@ -85,12 +69,7 @@ def main() -> int:
     QTest.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=middle)
     wait_until(app, lambda: rendered(window))
     wait_until(app, lambda: window.workers_label.text().startswith("workers busy: 0/"))
-    deadline = time.monotonic() + 0.5  # let the last repaint reach the X server
-    wait_until(app, lambda: time.monotonic() > deadline)
-    if shutil.which("import"):
-        subprocess.run(["import", "-window", str(int(window.winId())), str(OUT)], check=True)
-    else:
-        window.grab().save(str(OUT))
+    capture(app, window, OUT)
     print(f"written: {OUT}  ({window.status.text()})")
     window.close()
     return 0
