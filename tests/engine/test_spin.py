@@ -6,6 +6,7 @@ import engine_tasks as tasks
 import pytest
 
 from qtcompute import Pool
+from qtcompute.engine import _frame_counts
 from qtcompute.engine._spin import Spinner
 
 
@@ -58,3 +59,35 @@ def test_by_default_only_a_pool_that_leaves_a_cpu_free_spins(make_pool):
     assert make_pool(cpus)._supervisor._spin == 0  # spinning workers would starve the parent
     if cpus > 1:
         assert make_pool(cpus - 1)._supervisor._spin > 0
+
+
+@pytest.mark.skipif(not _frame_counts.AVAILABLE, reason="no memfd_create here")
+def test_a_spinning_pool_counts_every_frame_both_ways(make_pool):
+    pool = make_pool(1, spin=0.002)
+    pool.ping(timeout=60)
+    for i in range(50):
+        assert pool.submit(tasks.report, 3).result(timeout=60) == 3  # progress frames too
+        assert pool.submit(tasks.add, i, 1).result(timeout=60) == i + 1
+    (worker,) = pool._supervisor._handles
+    counts = worker.counts.counts
+    # Every frame the worker wrote was counted and read; every task frame we sent was counted.
+    assert counts[_frame_counts.FROM_WORKER] == worker.reader.frames >= 1 + 50 * 2
+    assert counts[_frame_counts.TO_WORKER] >= 1 + 50 * 2
+
+
+def test_frame_counts_wrap_around_at_32_bits():
+    counts = _frame_counts.make()
+    if counts is None:
+        pytest.skip("no memfd_create here")
+    try:
+        counts.counts[_frame_counts.TO_WORKER] = _frame_counts.MASK
+        counts.count(_frame_counts.TO_WORKER)
+        assert counts.counts[_frame_counts.TO_WORKER] == 0
+    finally:
+        counts.close()
+
+
+def test_a_pool_that_does_not_spin_has_no_frame_counts(make_pool):
+    pool = make_pool(1, spin=0)
+    pool.ping(timeout=60)
+    assert all(worker.counts is None for worker in pool._supervisor._handles)

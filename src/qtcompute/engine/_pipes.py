@@ -83,12 +83,15 @@ else:
         by one thread at a time.
         """
 
-        __slots__ = ("_buffer", "_start", "fd")
+        __slots__ = ("_buffer", "_start", "fd", "frames")
 
         def __init__(self, fd: int) -> None:
             self.fd = fd
             self._buffer = b""
             self._start = 0  # where the unread part of _buffer begins (no copy per frame)
+            # Frames read so far, modulo 2**32: compared with the writer's count of frames
+            # written (see _frame_counts) to learn without a system call that one is coming.
+            self.frames = 0
 
         def buffered(self) -> bool:
             """True if a whole frame is already here (read() will not block)."""
@@ -116,6 +119,7 @@ else:
                 (size,) = _LONG_LENGTH.unpack_from(buffer, start + 4)
                 begin = start + 12
             end = begin + size
+            self.frames = (self.frames + 1) & 0xFFFFFFFF
             if len(buffer) >= end:
                 if end == len(buffer):
                     self._buffer, self._start = b"", 0

@@ -10,7 +10,10 @@ import time
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
+from qtcompute.engine import _frame_counts
 from qtcompute.engine import _messages as msg
+from qtcompute.engine._frame_counts import FROM_WORKER as _FROM_WORKER
+from qtcompute.engine._frame_counts import TO_WORKER as _TO_WORKER
 from qtcompute.engine._pipes import FrameReader, endpoint, send_frame
 from qtcompute.engine._spin import Spinner
 from qtcompute.engine._worker import worker_main
@@ -54,9 +57,19 @@ class WorkerHandle:
         # Unix socket's (no socket buffers to allocate), and a tiny task makes four of them.
         task_reader, task_writer = ctx.Pipe(duplex=False)
         reply_reader, reply_writer = ctx.Pipe(duplex=False)
+        self.counts = _frame_counts.make() if spin > 0 else None
         self.process = ctx.Process(  # type: ignore[attr-defined]
             target=worker_main,
-            args=(task_reader, reply_writer, lifeline, os.getpid(), initializer, initargs, spin),
+            args=(
+                task_reader,
+                reply_writer,
+                lifeline,
+                os.getpid(),
+                initializer,
+                initargs,
+                spin,
+                self.counts,
+            ),
             name=f"qtcompute-worker-{index}",
             daemon=False,  # daemonic processes may not start children; tasks may want to
         )
@@ -66,6 +79,8 @@ class WorkerHandle:
             # The child has its own copies now; ours would hide the EOF of its death.
             task_reader.close()
             reply_writer.close()
+            if self.counts is not None:
+                self.counts.forget_descriptor()
         self.index = index
         self.conn: Connection = reply_reader  # the worker's frames arrive here
         self.task_conn: Connection = task_writer
@@ -96,7 +111,10 @@ class WorkerHandle:
             poller = self.poller = select.poll()
             poller.register(self.io, select.POLLIN)
             poller.register(self.kick_fds[0], select.POLLIN)
-            if spin > 0:
+            if spin > 0 and self.counts is not None:
+                counts, reader = self.counts.counts, self.reader
+                self.spinner = Spinner(spin, lambda: counts[_FROM_WORKER] != reader.frames)
+            elif spin > 0:
                 self.spinner = Spinner(spin, lambda: poller.poll(0))
 
     def kick(self) -> None:
@@ -112,6 +130,8 @@ class WorkerHandle:
             return True
         spinner = self.spinner
         events = spinner.spin() if spinner is not None else None
+        if events is True:
+            return True  # counted (see _frame_counts): a frame is in the pipe or on its way
         if not events:
             ms = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
             events = self.poller.poll(ms)
@@ -137,6 +157,8 @@ class WorkerHandle:
         return any(ready_fd == fd for ready_fd, _ in self.poller.poll(0))
 
     def send(self, frame: bytes) -> None:
+        if self.counts is not None:
+            self.counts.count(_TO_WORKER)  # before the write: see _frame_counts
         send_frame(self.out, frame)
 
     def ask_to_stop(self, grace: float) -> None:
@@ -175,4 +197,8 @@ class WorkerHandle:
             for fd in self.kick_fds:
                 os.close(fd)
             self.kick_fds = None
+        if self.counts is not None:
+            self.spinner = None  # its check refers to the page
+            self.counts.close()
+            self.counts = None
         return exitcode

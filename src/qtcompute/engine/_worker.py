@@ -24,6 +24,9 @@ from types import GeneratorType
 from typing import Any
 
 from qtcompute.engine import _messages as msg
+from qtcompute.engine._frame_counts import FROM_WORKER as _FROM_WORKER
+from qtcompute.engine._frame_counts import TO_WORKER as _TO_WORKER
+from qtcompute.engine._frame_counts import FrameCounts
 from qtcompute.engine._pickling import pack_exception
 from qtcompute.engine._pipes import FrameReader, endpoint, send_frame
 from qtcompute.engine._shm import give_back_loans
@@ -40,20 +43,21 @@ PROGRESS_INTERVAL = 0.004  # seconds: progress values closer together than this 
 class _Channel:
     """The worker's ends of its two pipes; one lock so that threads never interleave frames."""
 
-    def __init__(self, tasks: Connection, replies: Connection) -> None:
+    def __init__(self, tasks: Connection, replies: Connection, counts: FrameCounts | None) -> None:
         self.tasks = tasks
         self.replies = replies
         self.reader = FrameReader(endpoint(tasks))
         self.io = endpoint(replies)
         self.lock = threading.Lock()
+        self.counts = counts  # frames sent each way, shared with the pool (see _frame_counts)
 
     def send(self, task_id: int, message: Any) -> None:
-        frame = msg.encode(task_id, message)
-        with self.lock:
-            send_frame(self.io, frame)
+        self.send_frame(msg.encode(task_id, message))
 
     def send_frame(self, frame: bytes) -> None:
         with self.lock:
+            if self.counts is not None:
+                self.counts.count(_FROM_WORKER)  # before the write: see _frame_counts
             send_frame(self.io, frame)
 
 
@@ -244,11 +248,12 @@ def worker_main(
     initializer: Any,
     initargs: tuple[Any, ...],
     spin: float = 0.0,
+    counts: FrameCounts | None = None,
 ) -> None:
     """Entry point of a worker process (the ``target`` of its ``multiprocessing.Process``)."""
     global _reporter
     _watch_parent(lifeline, parent_pid)
-    channel = _Channel(tasks, replies)
+    channel = _Channel(tasks, replies, counts)
     _make_streams_safe(channel)
     if initializer is not None:
         try:
@@ -305,9 +310,13 @@ def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
 
 
 def _next_frame_spinner(channel: _Channel, spin: float) -> Spinner | None:
-    fd = getattr(channel.reader, "fd", None)  # Windows readers have none
+    reader = channel.reader
+    fd = getattr(reader, "fd", None)  # Windows readers have none
     if spin <= 0 or not hasattr(select, "poll") or fd is None:
         return None  # Windows: no poll() on pipes
+    if channel.counts is not None:
+        counts = channel.counts.counts
+        return Spinner(spin, lambda: counts[_TO_WORKER] != reader.frames)
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     return Spinner(spin, lambda: poller.poll(0))

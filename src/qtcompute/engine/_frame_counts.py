@@ -1,0 +1,90 @@
+"""Frame counts in a page that the pool and one worker both map: a spinning reader learns that a
+frame is on its way without a system call.
+
+A reader that spins (see ``_spin``) asks, over and over, whether the other end has written a
+frame. Asking the kernel (``poll`` with a zero timeout) costs a system call per check, and each
+one costs 1-3 us on a virtual machine with speculative-execution mitigations: a tiny task's round
+trip made one or two of them on each side. Here each end counts, in a shared page, the frames it
+writes, and the reader compares that count with the frames it has read: a memory load.
+
+The counts are hints, never the message: every frame still travels through the pipe, and a
+reader that finds the counts equal goes on to a blocking ``poll`` of the pipe as before. A writer
+adds to its count *before* it writes the frame, so a reader that sees a count ahead of its own
+knows a frame is in the pipe or on its way; its blocking ``read`` waits at most for the writer's
+system call to finish, or ends with EOF if the writer died in between. A count may lag behind
+(a frame sent without counting, two threads counting at once in the pool): the reader then only
+misses a chance to stop spinning early.
+
+Counts are 32-bit, aligned (a load or a store is one access on every platform we run on), and
+wrap around; only equality is tested. Linux (and FreeBSD) only: the page is a ``memfd`` handed to
+the worker like its pipes. Elsewhere :func:`make` returns None and spinners fall back to
+``poll``.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from typing import Any
+
+TO_WORKER = 0  # frames the pool has written to the worker's task pipe
+FROM_WORKER = 1  # frames the worker has written to its reply pipe
+MASK = 0xFFFFFFFF
+_SIZE = mmap.PAGESIZE
+
+AVAILABLE = hasattr(os, "memfd_create")
+
+
+class FrameCounts:
+    """The shared page of one worker: ``counts[TO_WORKER]``, ``counts[FROM_WORKER]``."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+        self._map = mmap.mmap(fd, _SIZE)
+        self.counts = memoryview(self._map).cast("I")
+
+    def count(self, direction: int) -> None:
+        """Count one more frame in ``direction`` (call it just *before* writing the frame)."""
+        counts = self.counts
+        counts[direction] = (counts[direction] + 1) & MASK
+
+    def forget_descriptor(self) -> None:
+        """Close the descriptor once the worker has its own copy: the mapping stays."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def close(self) -> None:
+        self.forget_descriptor()
+        self.counts.release()
+        self._map.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled for the worker when it is spawned: the descriptor travels as its pipes do.
+        from multiprocessing.reduction import DupFd
+
+        if self._fd is None:
+            raise ValueError("the frame counts were already handed to their worker")
+        return (_attach, (DupFd(self._fd),))
+
+
+def make() -> FrameCounts | None:
+    """A new page for one worker, or None where shared counts are not available."""
+    if not AVAILABLE:
+        return None
+    try:
+        fd = os.memfd_create("qtcompute-frame-counts", os.MFD_CLOEXEC)
+    except OSError:
+        return None  # an old kernel, or a sandbox that forbids it: spin with poll()
+    try:
+        os.ftruncate(fd, _SIZE)
+        return FrameCounts(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _attach(dup: Any) -> FrameCounts:
+    counts = FrameCounts(dup.detach())
+    counts.forget_descriptor()
+    return counts
