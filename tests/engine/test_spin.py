@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import engine_tasks as tasks
 import pytest
 
@@ -87,7 +89,48 @@ def test_frame_counts_wrap_around_at_32_bits():
         counts.close()
 
 
-def test_a_pool_that_does_not_spin_has_no_frame_counts(make_pool):
-    pool = make_pool(1, spin=0)
+needs_counts = pytest.mark.skipif(not _frame_counts.AVAILABLE, reason="no memfd_create here")
+
+
+@needs_counts
+def test_round_trips_read_directly_leave_the_supervisor_asleep(make_pool):
+    pool = make_pool(1)
     pool.ping(timeout=60)
-    assert all(worker.counts is None for worker in pool._supervisor._handles)
+    supervisor = pool._supervisor
+    (worker,) = supervisor._handles
+    for i in range(20):
+        assert pool.submit(tasks.add, i, 1).result(timeout=60) == i + 1
+    # The worker's pipe never entered the supervisor's epoll set; its frames came by the bell
+    # (Ready, Pong) or were read by the waiting thread.
+    assert worker.watched is False
+    assert worker.io not in supervisor._waiter._tags
+
+
+@needs_counts
+def test_results_nobody_waits_for_arrive_by_the_bell(make_pool):
+    pool = make_pool(2)
+    done = threading.Semaphore(0)
+    futures = [pool.submit(tasks.add, i, i) for i in range(100)]
+    for future in futures:
+        future.add_done_callback(lambda _f: done.release())
+    for _ in futures:
+        assert done.acquire(timeout=60)
+    assert [f.result(timeout=0) for f in futures] == [2 * i for i in range(100)]
+
+
+@needs_counts
+def test_a_result_after_its_waiter_gave_up_still_arrives(make_pool, gate):
+    pool = make_pool(1)
+    pool.ping(timeout=60)  # started: the task runs at once, and result() claims its worker
+    future = pool.submit(tasks.wait_for_gate, gate.path)
+    with pytest.raises(TimeoutError):
+        future.result(timeout=0.2)  # claims the worker, then gives up
+    (worker,) = pool._supervisor._handles
+    assert worker.watched  # the supervisor took the pipe back
+    # As if the worker had seen the waiter's claim just before it gave up: no ring at all.
+    worker.counts.counts[_frame_counts.DIRECT] = future.task_id
+    settled = threading.Event()
+    future.add_done_callback(lambda _f: settled.set())
+    gate.release()
+    assert settled.wait(60), "the result was lost: nobody read the pipe"
+    assert future.result(timeout=0) == "released"

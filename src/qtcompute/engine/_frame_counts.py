@@ -1,5 +1,5 @@
-"""Frame counts in a page that the pool and one worker both map: a spinning reader learns that a
-frame is on its way without a system call.
+"""Frame counts in a page that the pool and one worker both map: a reader learns that a frame is
+on its way without a system call, and the supervisor thread is rung only when nobody else reads.
 
 A reader that spins (see ``_spin``) asks, over and over, whether the other end has written a
 frame. Asking the kernel (``poll`` with a zero timeout) costs a system call per check, and each
@@ -15,6 +15,16 @@ system call to finish, or ends with EOF if the writer died in between. A count m
 (a frame sent without counting, two threads counting at once in the pool): the reader then only
 misses a chance to stop spinning early.
 
+The page also says which task's frames a thread of the pool is reading directly (``DIRECT``, see
+``FrameReceiver.wait_directly``). For every other frame the worker rings the pool's *bell*, a
+pipe that only the supervisor thread watches: so the supervisor sleeps through the round trips
+that a waiting thread handles itself, and nobody has to add and remove the worker's pipe from
+the supervisor's ``epoll`` set around each of them (two system calls per round trip). A ring
+that comes when nobody needs it (the reader claimed the task after the worker looked) costs the
+supervisor a look at the counts. A ring skipped because the worker saw a stale ``DIRECT`` cannot
+be lost: the reader that gives up before the task's last frame hands the pipe back to the
+supervisor's ``epoll`` set, which reports whatever is in it, now or later.
+
 Counts are 32-bit, aligned (a load or a store is one access on every platform we run on), and
 wrap around; only equality is tested. Linux (and FreeBSD) only: the page is a ``memfd`` handed to
 the worker like its pipes. Elsewhere :func:`make` returns None and spinners fall back to
@@ -29,6 +39,7 @@ from typing import Any
 
 TO_WORKER = 0  # frames the pool has written to the worker's task pipe
 FROM_WORKER = 1  # frames the worker has written to its reply pipe
+DIRECT = 2  # low 32 bits of the id of the task whose frames a pool thread reads itself; 0: none
 MASK = 0xFFFFFFFF
 _SIZE = mmap.PAGESIZE
 
@@ -36,7 +47,8 @@ AVAILABLE = hasattr(os, "memfd_create")
 
 
 class FrameCounts:
-    """The shared page of one worker: ``counts[TO_WORKER]``, ``counts[FROM_WORKER]``."""
+    """The shared page of one worker: ``counts[TO_WORKER]``, ``counts[FROM_WORKER]`` and
+    ``counts[DIRECT]``."""
 
     def __init__(self, fd: int) -> None:
         self._fd: int | None = fd

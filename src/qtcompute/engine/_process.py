@@ -52,12 +52,15 @@ class WorkerHandle:
         initializer: Any,
         initargs: tuple[Any, ...],
         spin: float,
+        bell: Connection | None = None,
     ) -> None:
         # Two one-way pipes rather than one socketpair: a pipe's write and read cost half of a
         # Unix socket's (no socket buffers to allocate), and a tiny task makes four of them.
         task_reader, task_writer = ctx.Pipe(duplex=False)
         reply_reader, reply_writer = ctx.Pipe(duplex=False)
-        self.counts = _frame_counts.make() if spin > 0 else None
+        # The page of frame counts, and the supervisor's bell the worker rings with frames
+        # nobody else reads (see _frame_counts); without them, the supervisor watches the pipe.
+        self.counts = _frame_counts.make() if bell is not None else None
         self.process = ctx.Process(  # type: ignore[attr-defined]
             target=worker_main,
             args=(
@@ -69,6 +72,7 @@ class WorkerHandle:
                 initargs,
                 spin,
                 self.counts,
+                bell if self.counts is not None else None,
             ),
             name=f"qtcompute-worker-{index}",
             daemon=False,  # daemonic processes may not start children; tasks may want to
@@ -95,6 +99,7 @@ class WorkerHandle:
         self.eof = False
         self.pings: list[Any] = []
         self.frame_tag = ("frame", self)  # what the supervisor's waiter reports for its pipe
+        self.watched = False  # its pipe is in the supervisor's waiter (see Supervisor._watch)
         self.copying = False  # its last result is being copied from its memory (see _vm)
         # A thread blocked in TaskFuture.result() may read this worker's replies itself (see
         # Supervisor.wait_directly); while it does, the worker is "claimed" and the supervisor
@@ -149,8 +154,12 @@ class WorkerHandle:
 
     def has_frame(self) -> bool:
         """True if a frame (or EOF) can be read now without blocking."""
-        if self.reader.buffered():
+        reader = self.reader
+        if reader.buffered():
             return True
+        counts = self.counts
+        if counts is not None and counts.counts[_FROM_WORKER] == reader.frames:
+            return False  # it has written nothing we have not read (see _frame_counts)
         if self.poller is None:
             return self.conn.poll(0)
         fd = self.io

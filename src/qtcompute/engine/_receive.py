@@ -22,6 +22,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from qtcompute.engine import _frame_counts
 from qtcompute.engine import _messages as msg
 from qtcompute.engine._pickling import unpack_exception
 from qtcompute.engine._process import WorkerState
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 worker_log = logging.getLogger("qtcompute.worker")
 _RESULT_KIND = msg.RESULT_KIND
+_DIRECT = _frame_counts.DIRECT
+_MASK = _frame_counts.MASK
 _HEADER_SIZE = msg.HEADER_SIZE
 
 
@@ -58,6 +61,8 @@ class FrameReceiver:
         def _send_control(self, worker: WorkerHandle, message: Any, task_id: int = 0) -> None: ...
         def _send_ping(self, worker: WorkerHandle, nonce: int) -> None: ...
         def _stop_worker(self, worker: WorkerHandle, out: Outbox) -> None: ...
+        def _watch(self, worker: WorkerHandle) -> None: ...
+        def _unwatch(self, worker: WorkerHandle) -> None: ...
         def wake(self) -> None: ...
 
     def wait_directly(self, future: TaskFuture[Any], deadline: float | None) -> None:
@@ -81,7 +86,10 @@ class FrameReceiver:
                 return
             task = worker.task
             worker.claimed = ident
-            self._waiter.remove(worker.io)
+            self._unwatch(worker)
+            if worker.counts is not None:
+                # The worker stops ringing the supervisor's bell for this task's frames.
+                worker.counts.counts[_DIRECT] = future.task_id & _MASK
         reader = worker.reader
         released = False
         try:
@@ -108,7 +116,7 @@ class FrameReceiver:
                             # Hand the worker back in the same locked section (one lock per
                             # round trip less than a separate release).
                             released = True
-                            replace = self._release_claim(worker, out)
+                            replace = self._release_claim(worker, out, done=True)
                 finally:
                     out.deliver()  # whatever happens, a task ended under the lock is settled
                 if released:
@@ -119,7 +127,7 @@ class FrameReceiver:
             if not released:
                 out = Outbox()
                 with lock:
-                    replace = self._release_claim(worker, out)
+                    replace = self._release_claim(worker, out, done=False)
                 out.deliver()
                 if replace:
                     self.wake()  # replacements are started by the supervisor thread only
@@ -138,20 +146,27 @@ class FrameReceiver:
             out.deliver()
             self.wake()
 
-    def _release_claim(self, worker: WorkerHandle, out: Outbox) -> bool:
-        """End a direct wait (under the lock); True if the worker died and needs replacing."""
+    def _release_claim(self, worker: WorkerHandle, out: Outbox, *, done: bool) -> bool:
+        """End a direct wait (under the lock); True if the worker died and needs replacing.
+
+        ``done``: the claimed task's last frame was read. Otherwise (a timeout, a kick) the
+        worker may still send it without ringing the bell, so the supervisor watches its pipe.
+        """
         worker.claimed = 0
         if worker not in self._handles:
             return False
-        # Frames read ahead with the last one are ours to handle: select() on the pipe will not
-        # report them to the supervisor.
-        while not worker.eof and worker.reader.buffered():
+        counts = worker.counts
+        if counts is not None:
+            counts.counts[_DIRECT] = 0
+        # Frames read ahead with the last one are ours to handle (select() on the pipe will not
+        # report them), and so are frames the supervisor's bell left to us while we read.
+        while not worker.eof and worker.has_frame():
             self._receive(worker, out)
         if worker.exit_seen:  # the supervisor left the death to us (see _handle)
             self._on_exit(worker, out)
             return True  # replacements are started by the supervisor thread only
-        if not worker.eof:
-            self._waiter.add(worker.io, worker.frame_tag)
+        if counts is None or not done:
+            self._watch(worker)
         return False
 
     def _receive(self, worker: WorkerHandle, out: Outbox) -> None:
@@ -162,7 +177,7 @@ class FrameReceiver:
                 frame = reader.read()
             except (EOFError, OSError):
                 worker.eof = True  # the sentinel reports the death itself
-                self._waiter.remove(worker.io)
+                self._unwatch(worker)
                 return
             self._on_frame(worker, frame, out)
             if worker.eof or not reader.buffered():

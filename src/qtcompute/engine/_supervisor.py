@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import sys
 import threading
 import time
@@ -30,8 +31,8 @@ from concurrent.futures import Future
 from concurrent.futures._base import RUNNING
 from typing import TYPE_CHECKING, Any
 
+from qtcompute.engine import _frame_counts, _shm
 from qtcompute.engine import _messages as msg
-from qtcompute.engine import _shm
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._pickling import dumps_task
 from qtcompute.engine._process import WorkerHandle, WorkerState
@@ -47,6 +48,7 @@ from qtcompute.engine.errors import (
 )
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
     from multiprocessing.context import BaseContext
 
 log = logging.getLogger("qtcompute.engine")
@@ -57,6 +59,7 @@ worker_log = logging.getLogger("qtcompute.worker")
 MAX_START_FAILURES = 3
 
 _WAKE = ("wake", None)
+_BELL = ("bell", None)
 
 
 class Supervisor(FrameReceiver):
@@ -104,6 +107,11 @@ class Supervisor(FrameReceiver):
         self._lifeline_reader, self._lifeline_writer = ctx.Pipe(duplex=False)
         self._wakeup_reader, self._wakeup_writer = ctx.Pipe(duplex=False)
         self._wakeup_pending = False
+        # Rung by workers after each frame that no waiting thread reads (see _frame_counts);
+        # None where workers cannot have frame counts: the supervisor then watches every pipe.
+        self._bell: tuple[Connection, Connection] | None = None
+        if _frame_counts.AVAILABLE and sys.platform != "win32":
+            self._bell = ctx.Pipe(duplex=False)
         self._waiter = make_waiter()
         self._spawned = threading.Event()
         self.start_error: BaseException | None = None
@@ -357,6 +365,8 @@ class Supervisor(FrameReceiver):
 
     def _run(self) -> None:
         self._waiter.add(self._wakeup_reader, _WAKE)
+        if self._bell is not None:
+            self._waiter.add(self._bell[0], _BELL)
         try:
             out = Outbox()
             try:
@@ -406,6 +416,8 @@ class Supervisor(FrameReceiver):
             self._wakeup_pending = False  # before draining, so no wake-up can be lost
             while self._wakeup_reader.poll():
                 self._wakeup_reader.recv_bytes()
+        if _BELL in ready:
+            self._answer_bell(out)
         # Frames before deaths: a worker may send its result and die right after.
         for tag in ready:
             worker = tag[1]
@@ -413,6 +425,7 @@ class Supervisor(FrameReceiver):
             # select() may have been read by that thread since: never block on an empty pipe.
             if (
                 tag[0] == "frame"
+                and worker.watched
                 and not worker.claimed
                 and not worker.eof
                 and worker in self._handles  # reaped since (its descriptors closed, maybe reused)
@@ -432,6 +445,28 @@ class Supervisor(FrameReceiver):
                 continue
             self._on_exit(worker, out)
 
+    def _answer_bell(self, out: Outbox) -> None:
+        """Read the frames that workers rang about (see _frame_counts)."""
+        # Drained first: a ring that comes after this read wakes us again.
+        os.read(self._bell[0].fileno(), 65536)  # type: ignore[index]
+        for worker in self._handles:
+            # A claimed worker's frames are read by the thread that claimed it.
+            if worker.claimed or worker.eof or worker.counts is None:
+                continue
+            while not worker.eof and worker.has_frame():
+                self._receive(worker, out)
+
+    def _watch(self, worker: WorkerHandle) -> None:
+        """Have the supervisor thread watch the worker's pipe itself (not only the bell)."""
+        if not worker.watched and not worker.eof:
+            worker.watched = True
+            self._waiter.add(worker.io, worker.frame_tag)
+
+    def _unwatch(self, worker: WorkerHandle) -> None:
+        if worker.watched:
+            worker.watched = False
+            self._waiter.remove(worker.io)
+
     def _on_exit(self, worker: WorkerHandle, out: Outbox) -> None:
         # Read what it sent before it died, then collect its exit status.
         while not worker.eof and worker.has_frame():
@@ -442,7 +477,7 @@ class Supervisor(FrameReceiver):
         if worker in self._idle:
             self._idle.remove(worker)
         self._handles.remove(worker)
-        self._waiter.remove(worker.io)
+        self._unwatch(worker)
         self._waiter.remove(worker.sentinel)
         exitcode = worker.reap()
         how = describe_death(exitcode)
@@ -518,9 +553,11 @@ class Supervisor(FrameReceiver):
                 self._initializer,
                 self._initargs,
                 self._spin,
+                None if self._bell is None else self._bell[1],
             )
             self._handles.append(worker)
-            self._waiter.add(worker.io, worker.frame_tag)
+            if worker.counts is None:
+                self._watch(worker)  # no bell: its frames are seen on its pipe only
             self._waiter.add(worker.sentinel, ("exit", worker))
             if self._started_once:
                 self._restarts += 1
@@ -579,6 +616,7 @@ class Supervisor(FrameReceiver):
             self._lifeline_writer,
             self._wakeup_reader,
             self._wakeup_writer,
+            *(self._bell or ()),
         ):
             conn.close()
 

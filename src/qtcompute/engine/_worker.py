@@ -16,6 +16,7 @@ import contextlib
 import os
 import pickle
 import select
+import struct
 import sys
 import threading
 import time
@@ -24,6 +25,7 @@ from types import GeneratorType
 from typing import Any
 
 from qtcompute.engine import _messages as msg
+from qtcompute.engine._frame_counts import DIRECT as _DIRECT
 from qtcompute.engine._frame_counts import FROM_WORKER as _FROM_WORKER
 from qtcompute.engine._frame_counts import TO_WORKER as _TO_WORKER
 from qtcompute.engine._frame_counts import FrameCounts
@@ -37,28 +39,55 @@ EXIT_OK = 0
 EXIT_INIT_FAILED = 3
 EXIT_PARENT_DIED = 4
 
+_LOW_ID = struct.Struct("<I")  # the low 32 bits of a frame's task id (its first 8 bytes, LE)
+
 PROGRESS_INTERVAL = 0.004  # seconds: progress values closer together than this share one frame
 
 
 class _Channel:
-    """The worker's ends of its two pipes; one lock so that threads never interleave frames."""
+    """The worker's ends of its two pipes; one lock so that threads never interleave frames.
 
-    def __init__(self, tasks: Connection, replies: Connection, counts: FrameCounts | None) -> None:
+    With ``counts`` (see ``_frame_counts``), every frame is counted before it is written, and
+    the pool's ``bell`` is rung after it unless a thread of the pool reads this task's frames
+    itself.
+    """
+
+    def __init__(
+        self,
+        tasks: Connection,
+        replies: Connection,
+        counts: FrameCounts | None = None,
+        bell: Connection | None = None,
+    ) -> None:
         self.tasks = tasks
         self.replies = replies
         self.reader = FrameReader(endpoint(tasks))
         self.io = endpoint(replies)
         self.lock = threading.Lock()
-        self.counts = counts  # frames sent each way, shared with the pool (see _frame_counts)
+        self.counts = counts if bell is not None else None
+        self.bell = -1
+        if self.counts is not None:
+            self.bell = bell.fileno()  # type: ignore[union-attr]
+            # A full bell already has rings waiting to be read: never block on it.
+            os.set_blocking(self.bell, False)
 
     def send(self, task_id: int, message: Any) -> None:
         self.send_frame(msg.encode(task_id, message))
 
     def send_frame(self, frame: bytes) -> None:
         with self.lock:
-            if self.counts is not None:
-                self.counts.count(_FROM_WORKER)  # before the write: see _frame_counts
+            counts = self.counts
+            if counts is None:
+                send_frame(self.io, frame)
+                return
+            counts.count(_FROM_WORKER)  # before the write: see _frame_counts
             send_frame(self.io, frame)
+            reader = counts.counts[_DIRECT]
+            if reader == 0 or reader != _LOW_ID.unpack_from(frame)[0]:
+                try:
+                    os.write(self.bell, b"\0")
+                except OSError:
+                    pass  # full (the supervisor has rings to read) or the pool is gone
 
 
 class _ProgressReporter:
@@ -249,11 +278,12 @@ def worker_main(
     initargs: tuple[Any, ...],
     spin: float = 0.0,
     counts: FrameCounts | None = None,
+    bell: Connection | None = None,
 ) -> None:
     """Entry point of a worker process (the ``target`` of its ``multiprocessing.Process``)."""
     global _reporter
     _watch_parent(lifeline, parent_pid)
-    channel = _Channel(tasks, replies, counts)
+    channel = _Channel(tasks, replies, counts, bell)
     _make_streams_safe(channel)
     if initializer is not None:
         try:
