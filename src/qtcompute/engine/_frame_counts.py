@@ -5,15 +5,16 @@ A reader that spins (see ``_spin``) asks, over and over, whether the other end h
 frame. Asking the kernel (``poll`` with a zero timeout) costs a system call per check, and each
 one costs 1-3 us on a virtual machine with speculative-execution mitigations: a tiny task's round
 trip made one or two of them on each side. Here each end counts, in a shared page, the frames it
-writes, and the reader compares that count with the frames it has read: a memory load.
+has written, and the reader compares that count with the frames it has read: a memory load.
 
-The counts are hints, never the message: every frame still travels through the pipe, and a
-reader that finds the counts equal goes on to a blocking ``poll`` of the pipe as before. A writer
-adds to its count *before* it writes the frame, so a reader that sees a count ahead of its own
-knows a frame is in the pipe or on its way; its blocking ``read`` waits at most for the writer's
-system call to finish, or ends with EOF if the writer died in between. A count may lag behind
-(a frame sent without counting, two threads counting at once in the pool): the reader then only
-misses a chance to stop spinning early.
+The counts are hints, never the message: every frame still travels through the pipe. A writer
+adds to its count just *after* the frame is in the pipe, so a count ahead of the reader's own
+means that a whole frame is there to read, and ``read`` returns at once (where memory order is
+weak, at worst after the kernel's pipe lock). A count can only fall behind, never run ahead:
+a reader may have read a frame before its count arrived (the difference is then "negative" and
+ignored), and two threads of the pool counting at once may lose one of their additions. Falling
+behind costs a reader only its chance to stop spinning early: it goes on to a blocking ``poll``
+of the pipe, as it would without counts.
 
 The page also says which task's frames a thread of the pool is reading directly (``DIRECT``, see
 ``FrameReceiver.wait_directly``). For every other frame the worker rings the pool's *bell*, a
@@ -26,7 +27,7 @@ be lost: the reader that gives up before the task's last frame hands the pipe ba
 supervisor's ``epoll`` set, which reports whatever is in it, now or later.
 
 Counts are 32-bit, aligned (a load or a store is one access on every platform we run on), and
-wrap around; only equality is tested. Linux (and FreeBSD) only: the page is a ``memfd`` handed to
+wrap around: see :func:`unread`. Linux (and FreeBSD) only: the page is a ``memfd`` handed to
 the worker like its pipes. Elsewhere :func:`make` returns None and spinners fall back to
 ``poll``.
 """
@@ -41,6 +42,7 @@ TO_WORKER = 0  # frames the pool has written to the worker's task pipe
 FROM_WORKER = 1  # frames the worker has written to its reply pipe
 DIRECT = 2  # low 32 bits of the id of the task whose frames a pool thread reads itself; 0: none
 MASK = 0xFFFFFFFF
+AHEAD = 0x80000000  # a difference of counts from here on is negative: nothing unread
 _SIZE = mmap.PAGESIZE
 
 AVAILABLE = hasattr(os, "memfd_create")
@@ -56,7 +58,7 @@ class FrameCounts:
         self.counts = memoryview(self._map).cast("I")
 
     def count(self, direction: int) -> None:
-        """Count one more frame in ``direction`` (call it just *before* writing the frame)."""
+        """Count one more frame in ``direction`` (call it just *after* writing the frame)."""
         counts = self.counts
         counts[direction] = (counts[direction] + 1) & MASK
 
@@ -78,6 +80,12 @@ class FrameCounts:
         if self._fd is None:
             raise ValueError("the frame counts were already handed to their worker")
         return (_attach, (DupFd(self._fd),))
+
+
+def unread(written: int, read: int) -> bool:
+    """True if ``written`` (a count from the page) says a frame is there beyond the ``read``
+    first ones (both modulo 2**32). Spinners inline this test."""
+    return 0 < (written - read) & MASK < AHEAD
 
 
 def make() -> FrameCounts | None:

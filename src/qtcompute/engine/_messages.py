@@ -288,6 +288,11 @@ def decode_fields(
     """
     kind = frame[8]
     view = memoryview(frame)[HEADER_SIZE:]
+    if kind == _RUN:  # a task with no large buffer, the common case: the fewest steps
+        (size,) = _LENGTH.unpack_from(view)
+        function = _load_function(view[_LENGTH.size : _LENGTH.size + size])
+        args, kwargs = pickle.loads(view[_LENGTH.size + size :])
+        return function, args, kwargs
     buffers = None
     if kind & _FLAGS:
         (size,) = _LENGTH.unpack_from(view)
@@ -328,11 +333,11 @@ def _cacheable(function: Any) -> bool:
 
 
 def _function_part(function: Any) -> bytes:
+    try:
+        return _function_parts[function]  # only cacheable functions are ever stored
+    except (KeyError, TypeError):  # not there yet, or unhashable (a callable object)
+        pass
     cacheable = _cacheable(function)
-    if cacheable:
-        part = _function_parts.get(function)
-        if part is not None:
-            return part
     data = pickle.dumps(function, protocol=PROTOCOL)
     part = _LENGTH.pack(len(data)) + data
     if cacheable:

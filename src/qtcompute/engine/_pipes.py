@@ -109,7 +109,13 @@ else:
         def read(self) -> bytes:
             """The next frame; blocks until it is complete. EOFError when the pipe closed."""
             buffer, start = self._buffer, self._start
-            if len(buffer) - start < 4:
+            if not buffer:  # nothing read ahead, the common case: one read, no joining
+                buffer = os.read(self.fd, _CHUNK)
+                if len(buffer) < 4:
+                    if not buffer:
+                        raise EOFError
+                    buffer, start = self._more(buffer, 0, 4)
+            elif len(buffer) - start < 4:
                 buffer, start = self._more(buffer, start, 4)
             (size,) = _LENGTH.unpack_from(buffer, start)
             begin = start + 4

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _frame_counts
 from qtcompute.engine import _messages as msg
+from qtcompute.engine._frame_counts import AHEAD
 from qtcompute.engine._frame_counts import FROM_WORKER as _FROM_WORKER
+from qtcompute.engine._frame_counts import MASK as _MASK
 from qtcompute.engine._frame_counts import TO_WORKER as _TO_WORKER
 from qtcompute.engine._pipes import FrameReader, endpoint, send_frame
 from qtcompute.engine._spin import Spinner
@@ -118,7 +120,9 @@ class WorkerHandle:
             poller.register(self.kick_fds[0], select.POLLIN)
             if spin > 0 and self.counts is not None:
                 counts, reader = self.counts.counts, self.reader
-                self.spinner = Spinner(spin, lambda: counts[_FROM_WORKER] != reader.frames)
+                self.spinner = Spinner(
+                    spin, lambda: 0 < (counts[_FROM_WORKER] - reader.frames) & _MASK < AHEAD
+                )
             elif spin > 0:
                 self.spinner = Spinner(spin, lambda: poller.poll(0))
 
@@ -158,17 +162,18 @@ class WorkerHandle:
         if reader.buffered():
             return True
         counts = self.counts
-        if counts is not None and counts.counts[_FROM_WORKER] == reader.frames:
-            return False  # it has written nothing we have not read (see _frame_counts)
+        if counts is not None:
+            # A whole frame is in the pipe iff the count says so (see _frame_counts).
+            return _frame_counts.unread(counts.counts[_FROM_WORKER], reader.frames)
         if self.poller is None:
             return self.conn.poll(0)
         fd = self.io
         return any(ready_fd == fd for ready_fd, _ in self.poller.poll(0))
 
     def send(self, frame: bytes) -> None:
-        if self.counts is not None:
-            self.counts.count(_TO_WORKER)  # before the write: see _frame_counts
         send_frame(self.out, frame)
+        if self.counts is not None:
+            self.counts.count(_TO_WORKER)  # after the write: see _frame_counts
 
     def ask_to_stop(self, grace: float) -> None:
         """Graceful stop: the worker exits after its current task (the seed's ``EXIT``)."""

@@ -16,7 +16,6 @@ import contextlib
 import os
 import pickle
 import select
-import struct
 import sys
 import threading
 import time
@@ -25,10 +24,11 @@ from types import GeneratorType
 from typing import Any
 
 from qtcompute.engine import _messages as msg
+from qtcompute.engine._frame_counts import AHEAD, FrameCounts
 from qtcompute.engine._frame_counts import DIRECT as _DIRECT
 from qtcompute.engine._frame_counts import FROM_WORKER as _FROM_WORKER
+from qtcompute.engine._frame_counts import MASK as _MASK
 from qtcompute.engine._frame_counts import TO_WORKER as _TO_WORKER
-from qtcompute.engine._frame_counts import FrameCounts
 from qtcompute.engine._pickling import pack_exception
 from qtcompute.engine._pipes import FrameReader, endpoint, send_frame
 from qtcompute.engine._shm import give_back_loans
@@ -38,8 +38,6 @@ from qtcompute.engine._spin import Spinner
 EXIT_OK = 0
 EXIT_INIT_FAILED = 3
 EXIT_PARENT_DIED = 4
-
-_LOW_ID = struct.Struct("<I")  # the low 32 bits of a frame's task id (its first 8 bytes, LE)
 
 PROGRESS_INTERVAL = 0.004  # seconds: progress values closer together than this share one frame
 
@@ -64,7 +62,8 @@ class _Channel:
         self.reader = FrameReader(endpoint(tasks))
         self.io = endpoint(replies)
         self.lock = threading.Lock()
-        self.counts = counts if bell is not None else None
+        self.counts = counts.counts if counts is not None and bell is not None else None
+        self._sent = 0  # frames sent, modulo 2**32 (what counts[FROM_WORKER] says)
         self.bell = -1
         if self.counts is not None:
             self.bell = bell.fileno()  # type: ignore[union-attr]
@@ -72,18 +71,19 @@ class _Channel:
             os.set_blocking(self.bell, False)
 
     def send(self, task_id: int, message: Any) -> None:
-        self.send_frame(msg.encode(task_id, message))
+        self.send_frame(msg.encode(task_id, message), task_id)
 
-    def send_frame(self, frame: bytes) -> None:
+    def send_frame(self, frame: bytes, task_id: int) -> None:
+        """Send ``frame``, which belongs to task ``task_id`` (``msg.CONTROL`` for none)."""
         with self.lock:
             counts = self.counts
             if counts is None:
                 send_frame(self.io, frame)
                 return
-            counts.count(_FROM_WORKER)  # before the write: see _frame_counts
             send_frame(self.io, frame)
-            reader = counts.counts[_DIRECT]
-            if reader == 0 or reader != _LOW_ID.unpack_from(frame)[0]:
+            self._sent = counts[_FROM_WORKER] = (self._sent + 1) & _MASK  # after: _frame_counts
+            reader = counts[_DIRECT]
+            if reader == 0 or reader != task_id & _MASK:
                 try:
                     os.write(self.bell, b"\0")
                 except OSError:
@@ -327,7 +327,8 @@ def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
             spinner.woke()  # type: ignore[union-attr]
         kind = msg.kind_of(frame)
         if kind is msg.RunTask:
-            channel.send_frame(_run(msg.task_id_of(frame), frame, reporter, channel, held))
+            task_id = msg.task_id_of(frame)
+            channel.send_frame(_run(task_id, frame, reporter, channel, held), task_id)
         elif kind is msg.Release:
             if held is not None:
                 held.pop(msg.task_id_of(frame), None)
@@ -345,8 +346,8 @@ def _next_frame_spinner(channel: _Channel, spin: float) -> Spinner | None:
     if spin <= 0 or not hasattr(select, "poll") or fd is None:
         return None  # Windows: no poll() on pipes
     if channel.counts is not None:
-        counts = channel.counts.counts
-        return Spinner(spin, lambda: counts[_TO_WORKER] != reader.frames)
+        counts = channel.counts
+        return Spinner(spin, lambda: 0 < (counts[_TO_WORKER] - reader.frames) & _MASK < AHEAD)
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     return Spinner(spin, lambda: poller.poll(0))
