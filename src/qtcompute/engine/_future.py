@@ -137,7 +137,8 @@ class TaskFuture(Future[T]):
                     waiter.add_exception(self)
             if self._condition._waiters:  # type: ignore[attr-defined]
                 self._condition.notify_all()
-        self._invoke_callbacks()
+        if self._done_callbacks:  # type: ignore[attr-defined]
+            self._invoke_callbacks()  # type: ignore[attr-defined]
 
     def _report_progress(self, values: tuple[Any, ...]) -> None:
         with self._progress_guard():

@@ -38,6 +38,7 @@ _RESULT_KIND = msg.RESULT_KIND
 _DIRECT = _frame_counts.DIRECT
 _MASK = _frame_counts.MASK
 _HEADER_SIZE = msg.HEADER_SIZE
+_SMALL_FRAME = msg.SMALL_FRAME
 
 
 class FrameReceiver:
@@ -189,7 +190,10 @@ class FrameReceiver:
         # result of the running task, with no large buffer outside the frame.
         if task is not None and frame[8] == _RESULT_KIND and frame[:8] == task.tag:
             try:
-                value = pickle.loads(memoryview(frame)[_HEADER_SIZE:])[0]
+                if len(frame) < _SMALL_FRAME:
+                    value = pickle.loads(frame[_HEADER_SIZE:])[0]  # cheaper than a view
+                else:
+                    value = pickle.loads(memoryview(frame)[_HEADER_SIZE:])[0]
             except Exception as exc:
                 self._finish_task(worker)
                 out.settle(task, error=_undecodable_result(task, exc))

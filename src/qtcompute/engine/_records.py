@@ -80,34 +80,35 @@ class Task:
         self.finished = False
 
 
-class Outbox:
-    """What to do once the lock is released: settle futures, report progress, emit events."""
+class Outbox(list):  # type: ignore[type-arg]
+    """What to do once the lock is released: settle futures, report progress, emit events.
 
-    __slots__ = ("actions",)
+    A list of ``(function, args)`` actions (a list itself: one is made per round trip on each
+    side, and a list subclass without ``__init__`` is made in C).
+    """
 
-    def __init__(self) -> None:
-        self.actions: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+    __slots__ = ()
 
     def settle(self, task: Task, result: Any = None, error: BaseException | None = None) -> None:
         """Settle a task exactly once (callers hold the lock, so ``finished`` is race-free)."""
         if self._end(task):
-            self.actions.append((task.future._settle, (result, error)))
+            self.append((task.future._settle, (result, error)))
 
     def settle_with(self, task: Task, compute: Callable[..., Any], *args: Any) -> None:
         """Settle a task with ``compute(*args)`` -> (result, error), run once the lock is
         released (a slow step, such as copying a large result)."""
         if self._end(task):
-            self.actions.append((_settle_computed, (task.future, compute, args)))
+            self.append((_settle_computed, (task.future, compute, args)))
 
     def cancel_running(self, task: Task) -> None:
         if self._end(task):
-            self.actions.append((task.future._set_stopped, ()))
+            self.append((task.future._set_stopped, ()))
 
     def cancel_pending(self, task: Task) -> None:
         if task.started:  # put back in the queue after a failed send: already marked running
             self.cancel_running(task)
         elif self._end(task):
-            self.actions.append((task.future.cancel, ()))
+            self.append((task.future.cancel, ()))
 
     def end_quietly(self, task: Task) -> None:
         """End a task whose future is already settled (its owner cancelled it)."""
@@ -122,14 +123,17 @@ class Outbox:
         if task.segments:
             # Back to the pool's cache if no worker can still map them, else unlinked (and a
             # task that never reached a worker frees its shared memory here).
-            self.actions.append((_shm.end_loans, (task.segments, task.cache, task.reusable, sent)))
+            self.append((_shm.end_loans, (task.segments, task.cache, task.reusable, sent)))
         return True
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
-        self.actions.append((fn, args))
+        self.append((fn, args))
 
     def deliver(self) -> None:
-        actions, self.actions = self.actions, []
+        if not self:
+            return
+        actions = self[:]
+        del self[:]
         interrupted: BaseException | None = None
         for fn, args in actions:
             try:

@@ -138,8 +138,8 @@ class Supervisor(FrameReceiver):
         # Pickling errors surface here, in the caller; large arguments are copied to shared
         # memory here too, outside the lock.
         body = dumps_task(fn, args, kwargs, self._segments)
+        # Outside the lock: a user object's __qualname__ or __repr__ may be anything.
         label = getattr(fn, "__qualname__", None) or repr(fn)
-        out = Outbox()
         with self._lock:
             if self._broken is not None or self._shutdown:
                 # The arguments' segments were borrowed for nothing: give them back.
@@ -159,6 +159,8 @@ class Supervisor(FrameReceiver):
                 except OSError:
                     worker.terminate(self._stop_grace)  # died while idle: its sentinel tells
                     worker = None
+            # Everything else waits until the frame is sent, off the round trip's path.
+            out = Outbox()
             future: TaskFuture[Any] = TaskFuture(task_id, self)
             if on_progress is not None:  # before any frame of the task can be handled
                 future.add_progress_callback(on_progress)

@@ -39,6 +39,9 @@ EXIT_OK = 0
 EXIT_INIT_FAILED = 3
 EXIT_PARENT_DIED = 4
 
+_RUN_KIND = msg.RUN_KIND
+task_id_of = msg.task_id_of
+
 PROGRESS_INTERVAL = 0.004  # seconds: progress values closer together than this share one frame
 
 
@@ -325,9 +328,9 @@ def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
             return  # the parent closed our pipe: nothing more will come
         if not spun:
             spinner.woke()  # type: ignore[union-attr]
-        kind = msg.kind_of(frame)
+        kind = msg.kind_of(frame) if frame[8] != _RUN_KIND else msg.RunTask
         if kind is msg.RunTask:
-            task_id = msg.task_id_of(frame)
+            task_id = task_id_of(frame)
             channel.send_frame(_run(task_id, frame, reporter, channel, held), task_id)
         elif kind is msg.Release:
             if held is not None:
