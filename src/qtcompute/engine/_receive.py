@@ -195,13 +195,9 @@ class FrameReceiver:
                 else:
                     value = pickle.loads(memoryview(frame)[_HEADER_SIZE:])[0]
             except Exception as exc:
-                self._finish_task(worker)
-                out.settle(task, error=_undecodable_result(task, exc))
-                self._become_idle(worker, out)
+                self._complete(worker, task, out, error=_undecodable_result(task, exc))
                 return
-            self._finish_task(worker)
-            out.settle(task, result=value)
-            self._become_idle(worker, out)
+            self._complete(worker, task, out, result=value)
             return
         task_id = msg.task_id_of(frame)
         if task_id != msg.CONTROL and (task is None or task.future.task_id != task_id):
@@ -223,15 +219,11 @@ class FrameReceiver:
             message: Any = exc
         else:
             if kind is msg.Result:  # the common case first, without building the message
-                self._finish_task(worker)
-                out.settle(task, result=fields[0])  # type: ignore[arg-type]
-                self._become_idle(worker, out)
+                self._complete(worker, task, out, result=fields[0])  # type: ignore[arg-type]
                 return
             message = kind._make(fields)
         if isinstance(message, msg.Failure):
-            self._finish_task(worker)
-            out.settle(task, error=unpack_exception(message))  # type: ignore[arg-type]
-            self._become_idle(worker, out)
+            self._complete(worker, task, out, error=unpack_exception(message))  # type: ignore[arg-type]
         elif isinstance(message, msg.Progress):
             out.call(task.future._report_progress, message.values)  # type: ignore[union-attr]
         elif isinstance(message, msg.Released):
@@ -260,9 +252,20 @@ class FrameReceiver:
                 out,
             )
         elif isinstance(message, Exception) and task is not None:
-            self._finish_task(worker)
-            out.settle(task, error=_undecodable_result(task, message))
-            self._become_idle(worker, out)
+            self._complete(worker, task, out, error=_undecodable_result(task, message))
+
+    def _complete(
+        self,
+        worker: WorkerHandle,
+        task: Task,
+        out: Outbox,
+        result: Any = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """The worker's task ended with this outcome: settle it, and the worker is free."""
+        self._finish_task(worker)
+        out.settle(task, result, error)
+        self._become_idle(worker, out)
 
     def _answer_ping(self, worker: WorkerHandle, nonce: int) -> None:
         for entry in list(worker.pings):
