@@ -134,3 +134,33 @@ def test_a_result_after_its_waiter_gave_up_still_arrives(make_pool, gate):
     gate.release()
     assert settled.wait(60), "the result was lost: nobody read the pipe"
     assert future.result(timeout=0) == "released"
+
+
+@pytest.mark.parametrize("spin", [0, 0.002])
+def test_without_frame_counts_the_supervisor_watches_every_pipe(make_pool, gate, monkeypatch, spin):
+    # What macOS and Windows do (no memfd): no bell, no counts; spinners poll the pipe.
+    monkeypatch.setattr(_frame_counts, "AVAILABLE", False)
+    pool = make_pool(1, spin=spin)
+    pool.ping(timeout=60)
+    (worker,) = pool._supervisor._handles
+    assert worker.counts is None and pool._supervisor._bell is None
+    assert [pool.submit(tasks.add, i, 1).result(timeout=60) for i in range(50)] == [
+        i + 1 for i in range(50)
+    ]
+    assert worker.watched  # given back to the supervisor after each direct wait
+    values = []
+    assert pool.schedule(tasks.report, (3,), on_progress=values.append).result(timeout=60) == 3
+    assert values == [0, 1, 2]
+    settled = threading.Semaphore(0)
+    futures = [pool.submit(tasks.add, i, i) for i in range(20)]
+    for future in futures:
+        future.add_done_callback(lambda _f: settled.release())
+    for _ in futures:
+        assert settled.acquire(timeout=60)
+    late = pool.submit(tasks.wait_for_gate, gate.path)
+    with pytest.raises(TimeoutError):
+        late.result(timeout=0.2)
+    done = threading.Event()
+    late.add_done_callback(lambda _f: done.set())
+    gate.release()
+    assert done.wait(60) and late.result(timeout=0) == "released"
