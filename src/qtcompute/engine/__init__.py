@@ -16,10 +16,13 @@ Data flow::
               (dispatched when a                                             fn(*args)
                worker becomes idle)                                          report_progress(v)
                                                                                |
-    future.result(): claims the          wait(pipes + sentinels + wake-up)     v
-      worker, spins then polls its   <-- receive(): Result | Failure   <--- reply pipe: one
-      reply pipe, reads the reply                   | Progress | Output      reply per task
-      itself (no thread hop)             large result buffers: copied from
+    future.result(): claims the          wait(bell + sentinels + wake-up)      v
+      worker, spins on its frame     <-- receive(): Result | Failure   <--- reply pipe: one
+      counts, reads the reply                       | Progress | Output      reply per task;
+      itself (no thread hop)                                                 + frame count;
+                                     <-- bell pipe: rung for frames    <--- + ring, unless
+                                         nobody claimed                      the task is claimed
+                                         large result buffers: copied from
     TaskFuture <--- settled once ------    the worker's memory (_vm), then
                     progress callbacks     Release; shared memory if not
                                          inspect: a sentinel fired =
@@ -35,7 +38,9 @@ Data flow::
 
 One task in flight per worker: stopping a worker (timeout, ``TaskFuture.stop()``, crash) never
 loses any other task. Frames are ``task id + kind + pickle`` over two private one-way pipes per
-worker (no ``multiprocessing.Queue``: its feeder thread costs a thread hop per message).
+worker (no ``multiprocessing.Queue``: its feeder thread costs a thread hop per message). A page
+shared with each worker counts the frames each way and names the claimed task (``_frame_counts``):
+spinners read it instead of calling ``poll()``, and it decides whether the worker rings the bell.
 """
 
 from qtcompute.engine import errors

@@ -10,8 +10,10 @@ Responsibilities, each a group of methods named by what they do:
   enforce task deadlines and kill workers that ignore a terminate;
 - *shut down*: graceful ``Stop`` first, terminate after a grace period, kill last.
 
-Every wait is a block on ``multiprocessing.connection.wait`` over the worker pipes, the process
-sentinels and a wake-up pipe, with a timeout only when a deadline is due. Nothing polls.
+The supervisor thread blocks in one wait (``_waiter``: epoll, kqueue, or
+``multiprocessing.connection.wait`` on Windows) over the workers' bell (see ``_frame_counts``; or
+every worker pipe where there is no bell), the process sentinels and a wake-up pipe, with a
+timeout only when a deadline is due. Nothing polls.
 
 Futures are settled and listeners called *after* the lock is released (see ``Outbox``): user
 callbacks may call back into the pool, and the lock is not re-entrant.
