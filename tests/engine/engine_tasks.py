@@ -233,3 +233,17 @@ def initial_total():
 def report_unpicklable():
     report_progress(threading.Lock())
     return "not reached"
+
+
+def text(n):
+    return "x" * n
+
+
+def text_after_gate(path, n):
+    wait_for_gate(path)
+    return "x" * n
+
+
+def report_text(n):
+    report_progress("x" * n)
+    return n

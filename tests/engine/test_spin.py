@@ -1,7 +1,9 @@
-"""Spinning before sleeping: adaptive, bounded, optional, and invisible in results."""
+"""Spinning before sleeping, frame counts and the bell: adaptive, bounded, optional, and
+invisible in results, whatever the size of a frame and whoever reads it."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 
 import engine_tasks as tasks
@@ -164,3 +166,40 @@ def test_without_frame_counts_the_supervisor_watches_every_pipe(make_pool, gate,
     late.add_done_callback(lambda _f: done.set())
     gate.release()
     assert done.wait(60) and late.result(timeout=0) == "released"
+
+
+# Frames larger than a pipe takes in one write are announced before they are written: the
+# worker blocks in write() until somebody reads, and nobody would if the bell came after.
+SIZES = [10, 5_000, 70_000, 1_000_000]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_results_of_any_size_reach_callbacks_with_nobody_waiting(make_pool, size):
+    pool = make_pool(1)
+    pool.ping(timeout=60)
+    future = pool.submit(tasks.text, size)
+    done, _ = concurrent.futures.wait([future], timeout=60)  # no direct read: the bell
+    assert done and len(future.result(timeout=0)) == size
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_result_of_any_size_arrives_after_its_waiter_gave_up(make_pool, gate, size):
+    pool = make_pool(1)
+    pool.ping(timeout=60)
+    future = pool.submit(tasks.text_after_gate, gate.path, size)
+    with pytest.raises(TimeoutError):
+        future.result(timeout=0.2)
+    gate.release()
+    done, _ = concurrent.futures.wait([future], timeout=60)  # the supervisor watches the pipe
+    assert done and len(future.result(timeout=0)) == size
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_progress_of_any_size_reaches_its_callback(make_pool, size):
+    pool = make_pool(1)
+    pool.ping(timeout=60)
+    values = []
+    future = pool.schedule(tasks.report_text, (size,), on_progress=values.append)
+    done, _ = concurrent.futures.wait([future], timeout=60)
+    assert done and future.result(timeout=0) == size
+    assert [len(v) for v in values] == [size]

@@ -10,7 +10,10 @@ has written, and the reader compares that count with the frames it has read: a m
 The counts are hints, never the message: every frame still travels through the pipe. A writer
 adds to its count just *after* the frame is in the pipe, so a count ahead of the reader's own
 means that a whole frame is there to read, and ``read`` returns at once (where memory order is
-weak, at worst after the kernel's pipe lock). A count can only fall behind, never run ahead:
+weak, at worst after the kernel's pipe lock). The exception is a frame larger than a pipe takes
+in one write (``PIPE_BUF``): its write blocks until somebody reads, so it is counted (and the
+bell rung) *before* it is written, and its reader waits in ``read`` for the rest, which the
+writer is busy sending. A count can only fall behind, never run ahead:
 a reader may have read a frame before its count arrived (the difference is then "negative" and
 ignored), and two threads of the pool counting at once may lose one of their additions. Falling
 behind costs a reader only its chance to stop spinning early: it goes on to a blocking ``poll``

@@ -348,11 +348,11 @@ def _cacheable(function: Any) -> bool:
 
 
 def _function_part(function: Any) -> bytes:
-    try:
-        return _function_parts[function]  # only cacheable functions are ever stored
-    except (KeyError, TypeError):  # not there yet, or unhashable (a callable object)
-        pass
-    cacheable = _cacheable(function)
+    cacheable = _cacheable(function)  # first: a method's hash would run its object's __hash__
+    if cacheable:
+        part = _function_parts.get(function)
+        if part is not None:
+            return part
     data = pickle.dumps(function, protocol=PROTOCOL)
     part = _LENGTH.pack(len(data)) + data
     if cacheable:

@@ -163,8 +163,13 @@ class WorkerHandle:
             return True
         counts = self.counts
         if counts is not None:
-            # A whole frame is in the pipe iff the count says so (see _frame_counts).
-            return _frame_counts.unread(counts.counts[_FROM_WORKER], reader.frames)
+            if _frame_counts.unread(counts.counts[_FROM_WORKER], reader.frames):
+                return True  # counted (see _frame_counts)
+            if not self.watched:
+                return False  # nothing counted: no system call
+            # A watched pipe that the supervisor's epoll reported: ask the kernel too (EOF, or
+            # a frame whose count is still on its way), or a readable pipe would be reported
+            # again and again.
         if self.poller is None:
             return self.conn.poll(0)
         fd = self.io

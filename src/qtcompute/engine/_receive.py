@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 worker_log = logging.getLogger("qtcompute.worker")
 _RESULT_KIND = msg.RESULT_KIND
 _DIRECT = _frame_counts.DIRECT
+_FROM_WORKER = _frame_counts.FROM_WORKER
 _MASK = _frame_counts.MASK
 _HEADER_SIZE = msg.HEADER_SIZE
 _SMALL_FRAME = msg.SMALL_FRAME
@@ -100,6 +101,7 @@ class FrameReceiver:
                 try:
                     frame = reader.read()
                 except (EOFError, OSError):
+                    worker.eof = True  # nobody reads this pipe again (we own it: claimed)
                     return  # the worker died: the supervisor reports it (sentinel)
                 except BaseException:
                     # Ctrl-C in the middle of a frame: what was read of it is gone, and the
@@ -161,14 +163,27 @@ class FrameReceiver:
             counts.counts[_DIRECT] = 0
         # Frames read ahead with the last one are ours to handle (select() on the pipe will not
         # report them), and so are frames the supervisor's bell left to us while we read.
-        while not worker.eof and worker.has_frame():
-            self._receive(worker, out)
+        self._read_counted(worker, out)
         if worker.exit_seen:  # the supervisor left the death to us (see _handle)
             self._on_exit(worker, out)
             return True  # replacements are started by the supervisor thread only
         if counts is None or not done:
             self._watch(worker)
         return False
+
+    def _read_counted(self, worker: WorkerHandle, out: Outbox) -> None:
+        """Handle the frames of ``worker`` that are read ahead or counted (see _frame_counts).
+
+        Only those counted on entry: a worker that keeps writing (an output flood) rings again,
+        and is read again then, rather than here under the lock for as long as it writes.
+        """
+        reader = worker.reader
+        written = worker.counts.counts[_FROM_WORKER] if worker.counts is not None else None
+        while not worker.eof and (
+            reader.buffered()
+            or (written is not None and _frame_counts.unread(written, reader.frames))
+        ):
+            self._receive(worker, out)
 
     def _receive(self, worker: WorkerHandle, out: Outbox) -> None:
         """Handle the next frame of ``worker`` and any others that arrived with it."""

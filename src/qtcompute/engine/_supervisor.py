@@ -455,10 +455,8 @@ class Supervisor(FrameReceiver):
         os.read(self._bell[0].fileno(), 65536)  # type: ignore[index]
         for worker in self._handles:
             # A claimed worker's frames are read by the thread that claimed it.
-            if worker.claimed or worker.eof or worker.counts is None:
-                continue
-            while not worker.eof and worker.has_frame():
-                self._receive(worker, out)
+            if not worker.claimed and not worker.eof and worker.counts is not None:
+                self._read_counted(worker, out)
 
     def _watch(self, worker: WorkerHandle) -> None:
         """Have the supervisor thread watch the worker's pipe itself (not only the bell)."""

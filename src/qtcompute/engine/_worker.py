@@ -40,6 +40,9 @@ EXIT_INIT_FAILED = 3
 EXIT_PARENT_DIED = 4
 
 _RUN_KIND = msg.RUN_KIND
+# A frame and its 4-byte length up to this size go into a pipe in one piece (POSIX PIPE_BUF is
+# at least 512; Linux's, 4096, is also the least a pipe holds when its user is over quota).
+_ATOMIC_FRAME = getattr(select, "PIPE_BUF", 512) - 4
 task_id_of = msg.task_id_of
 
 PROGRESS_INTERVAL = 0.004  # seconds: progress values closer together than this share one frame
@@ -82,15 +85,24 @@ class _Channel:
             counts = self.counts
             if counts is None:
                 send_frame(self.io, frame)
-                return
-            send_frame(self.io, frame)
-            self._sent = counts[_FROM_WORKER] = (self._sent + 1) & _MASK  # after: _frame_counts
-            reader = counts[_DIRECT]
-            if reader == 0 or reader != task_id & _MASK:
-                try:
-                    os.write(self.bell, b"\0")
-                except OSError:
-                    pass  # full (the supervisor has rings to read) or the pool is gone
+            elif len(frame) < _ATOMIC_FRAME:
+                # Written whole in one go: counted (and rung) once it is all in the pipe.
+                send_frame(self.io, frame)
+                self._announce(counts, task_id)
+            else:
+                # Larger than the pipe may take at once: the write blocks until a reader drains
+                # the pipe, so the reader must hear of the frame first (see _frame_counts).
+                self._announce(counts, task_id)
+                send_frame(self.io, frame)
+
+    def _announce(self, counts: memoryview, task_id: int) -> None:
+        self._sent = counts[_FROM_WORKER] = (self._sent + 1) & _MASK
+        reader = counts[_DIRECT]
+        if reader == 0 or reader != task_id & _MASK:  # nobody reads this task's frames itself
+            try:
+                os.write(self.bell, b"\0")
+            except OSError:
+                pass  # full (the supervisor has rings to read) or the pool is gone
 
 
 class _ProgressReporter:
