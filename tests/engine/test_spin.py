@@ -4,7 +4,11 @@ invisible in results, whatever the size of a frame and whoever reads it."""
 from __future__ import annotations
 
 import concurrent.futures
+import fcntl
+import struct
+import termios
 import threading
+import time
 
 import engine_tasks as tasks
 import pytest
@@ -203,3 +207,46 @@ def test_progress_of_any_size_reaches_its_callback(make_pool, size):
     done, _ = concurrent.futures.wait([future], timeout=60)
     assert done and future.result(timeout=0) == size
     assert [len(v) for v in values] == [size]
+
+
+def _wait_for_reply(worker) -> None:
+    """Until the worker's reply is in its pipe, unread (its count says so)."""
+    counts, reader = worker.counts.counts, worker.reader
+    deadline = time.monotonic() + 60
+    while not _frame_counts.unread(counts[_frame_counts.FROM_WORKER], reader.frames):
+        assert time.monotonic() < deadline, "the worker never answered"
+
+
+@needs_counts
+def test_a_waiter_that_comes_after_the_result_does_not_wake_the_supervisor(make_pool):
+    pool = make_pool(1, spin=0.1)  # the worker spins up to 100 ms for its next task
+    pool.ping(timeout=60)
+    supervisor = pool._supervisor
+    (worker,) = supervisor._handles
+    for i in range(5):  # short waits: the worker's spinner switches on
+        assert pool.submit(tasks.add, i, 1).result(timeout=60) == i + 1
+    rings = []  # bytes in the bell each time the supervisor answers it
+
+    original, bell = supervisor._answer_bell, supervisor._bell[0].fileno()
+
+    def answer_bell(out):
+        rings.append(struct.unpack("i", fcntl.ioctl(bell, termios.FIONREAD, b"\0" * 4))[0])
+        original(out)
+
+    supervisor._answer_bell = answer_bell
+    for i in range(20):
+        future = pool.submit(tasks.add, i, 2)
+        _wait_for_reply(worker)  # answered before anyone waits: its ring is held back...
+        assert future.result(timeout=60) == i + 2  # ...and not needed: we read it ourselves
+    pool.ping(timeout=60)  # one ring (the answer is read by the supervisor), after any other
+    assert sum(rings) == 1
+
+
+@needs_counts
+def test_a_held_back_result_nobody_claims_is_rung_for_when_the_spin_ends(make_pool):
+    pool = make_pool(1, spin=0.002)
+    pool.ping(timeout=60)
+    for i in range(20):
+        future = pool.submit(tasks.add, i, 1)  # sent straight to the worker: held back
+        done, _ = concurrent.futures.wait([future], timeout=60)  # never claimed
+        assert done and future.result(timeout=0) == i + 1

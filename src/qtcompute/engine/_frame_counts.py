@@ -24,10 +24,14 @@ The page also says which task's frames a thread of the pool is reading directly 
 pipe that only the supervisor thread watches: so the supervisor sleeps through the round trips
 that a waiting thread handles itself, and nobody has to add and remove the worker's pipe from
 the supervisor's ``epoll`` set around each of them (two system calls per round trip). A ring
-that comes when nobody needs it (the reader claimed the task after the worker looked) costs the
-supervisor a look at the counts. A ring skipped because the worker saw a stale ``DIRECT`` cannot
-be lost: the reader that gives up before the task's last frame hands the pipe back to the
-supervisor's ``epoll`` set, which reports whatever is in it, now or later.
+that comes when nobody needs it costs the supervisor a wake-up, and the waiting thread the GIL
+for a while: that happens when the worker answers before the waiter has claimed the task. So a
+thread that sends a task straight to an idle worker marks it *tentatively* claimed; the worker
+holds back the ring for that result while it spins for its next task, and rings at the end of
+the spin only if the pool has not read the result by then (``READ``, published by the pool's
+reader). A ring skipped because the worker saw a stale ``DIRECT`` cannot be lost: the reader
+that gives up before the task's last frame hands the pipe back to the supervisor's ``epoll``
+set, which reports whatever is in it, now or later.
 
 Counts are 32-bit, aligned (a load or a store is one access on every platform we run on), and
 wrap around: see :func:`unread`. Linux (and FreeBSD) only: the page is a ``memfd`` handed to
@@ -43,8 +47,11 @@ from typing import Any
 
 TO_WORKER = 0  # frames the pool has written to the worker's task pipe
 FROM_WORKER = 1  # frames the worker has written to its reply pipe
-DIRECT = 2  # low 32 bits of the id of the task whose frames a pool thread reads itself; 0: none
+DIRECT = 2  # who reads the frames of which task: see claim_mark()
+READ = 3  # frames of FROM_WORKER the pool has read (published by its reader, for the worker)
 MASK = 0xFFFFFFFF
+TENTATIVE = 0x80000000  # in DIRECT: the task was just sent by a thread that will likely wait
+_CLAIM = 0x7FFFFFFF
 AHEAD = 0x80000000  # a difference of counts from here on is negative: nothing unread
 _SIZE = mmap.PAGESIZE
 
@@ -83,6 +90,15 @@ class FrameCounts:
         if self._fd is None:
             raise ValueError("the frame counts were already handed to their worker")
         return (_attach, (DupFd(self._fd),))
+
+
+def claim_mark(task_id: int) -> int:
+    """What DIRECT holds while a pool thread reads task ``task_id``'s frames itself (0, "none",
+    for the rare id whose low 31 bits are all zero: its frames are simply always rung for).
+    ``claim_mark(task_id) | TENTATIVE``: the thread that submitted the task sent it straight to
+    the worker and will probably wait for it; the worker then holds back the bell for the
+    result for as long as it spins, in case that thread claims it (see ``_Channel``)."""
+    return task_id & _CLAIM
 
 
 def unread(written: int, read: int) -> bool:

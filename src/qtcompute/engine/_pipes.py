@@ -83,7 +83,7 @@ else:
         by one thread at a time.
         """
 
-        __slots__ = ("_buffer", "_start", "fd", "frames")
+        __slots__ = ("_buffer", "_start", "fd", "frames", "publish")
 
         def __init__(self, fd: int) -> None:
             self.fd = fd
@@ -92,6 +92,8 @@ else:
             # Frames read so far, modulo 2**32: compared with the writer's count of frames
             # written (see _frame_counts) to learn without a system call that one is coming.
             self.frames = 0
+            # (page, index): where to publish ``frames`` for the writer (see _frame_counts).
+            self.publish: tuple[Any, int] | None = None
 
         def buffered(self) -> bool:
             """True if a whole frame is already here (read() will not block)."""
@@ -125,7 +127,10 @@ else:
                 (size,) = _LONG_LENGTH.unpack_from(buffer, start + 4)
                 begin = start + 12
             end = begin + size
-            self.frames = (self.frames + 1) & 0xFFFFFFFF
+            frames = self.frames = (self.frames + 1) & 0xFFFFFFFF
+            if self.publish is not None:
+                page, index = self.publish
+                page[index] = frames
             if len(buffer) >= end:
                 if end == len(buffer):
                     self._buffer, self._start = b"", 0

@@ -93,6 +93,8 @@ class WorkerHandle:
         self.io = endpoint(reply_reader)  # what frames are received on (and waited on)
         self.out = endpoint(task_writer)  # what frames are sent on
         self.reader = FrameReader(self.io)  # every frame is read through it (it reads ahead)
+        if self.counts is not None:
+            self.reader.publish = (self.counts.counts, _frame_counts.READ)
         self.sentinel: int = self.process.sentinel
         self.pid: int = self.process.pid
         self.state = WorkerState.STARTING

@@ -37,7 +37,6 @@ worker_log = logging.getLogger("qtcompute.worker")
 _RESULT_KIND = msg.RESULT_KIND
 _DIRECT = _frame_counts.DIRECT
 _FROM_WORKER = _frame_counts.FROM_WORKER
-_MASK = _frame_counts.MASK
 _HEADER_SIZE = msg.HEADER_SIZE
 _SMALL_FRAME = msg.SMALL_FRAME
 
@@ -91,7 +90,7 @@ class FrameReceiver:
             self._unwatch(worker)
             if worker.counts is not None:
                 # The worker stops ringing the supervisor's bell for this task's frames.
-                worker.counts.counts[_DIRECT] = future.task_id & _MASK
+                worker.counts.counts[_DIRECT] = _frame_counts.claim_mark(future.task_id)
         reader = worker.reader
         released = False
         try:

@@ -60,6 +60,9 @@ worker_log = logging.getLogger("qtcompute.worker")
 # in the environment (import error, crashing initializer), and respawning would loop forever.
 MAX_START_FAILURES = 3
 
+_DIRECT = _frame_counts.DIRECT
+claim_mark = _frame_counts.claim_mark
+TENTATIVE = _frame_counts.TENTATIVE
 _WAKE = ("wake", None)
 _BELL = ("bell", None)
 
@@ -161,6 +164,9 @@ class Supervisor(FrameReceiver):
                 except OSError:
                     worker.terminate(self._stop_grace)  # died while idle: its sentinel tells
                     worker = None
+                else:
+                    if worker.counts is not None:  # we will probably wait for it: see DIRECT
+                        worker.counts.counts[_DIRECT] = claim_mark(task_id) | TENTATIVE
             # Everything else waits until the frame is sent, off the round trip's path.
             out = Outbox()
             future: TaskFuture[Any] = TaskFuture(task_id, self)

@@ -24,10 +24,12 @@ from types import GeneratorType
 from typing import Any
 
 from qtcompute.engine import _messages as msg
-from qtcompute.engine._frame_counts import AHEAD, FrameCounts
+from qtcompute.engine._frame_counts import AHEAD, FrameCounts, claim_mark, unread
 from qtcompute.engine._frame_counts import DIRECT as _DIRECT
 from qtcompute.engine._frame_counts import FROM_WORKER as _FROM_WORKER
 from qtcompute.engine._frame_counts import MASK as _MASK
+from qtcompute.engine._frame_counts import READ as _READ
+from qtcompute.engine._frame_counts import TENTATIVE as _TENTATIVE
 from qtcompute.engine._frame_counts import TO_WORKER as _TO_WORKER
 from qtcompute.engine._pickling import pack_exception
 from qtcompute.engine._pipes import FrameReader, endpoint, send_frame
@@ -70,6 +72,7 @@ class _Channel:
         self.lock = threading.Lock()
         self.counts = counts.counts if counts is not None and bell is not None else None
         self._sent = 0  # frames sent, modulo 2**32 (what counts[FROM_WORKER] says)
+        self.owed = 0  # claim mark of a result whose ring is held back (see pay_ring), or 0
         self.bell = -1
         if self.counts is not None:
             self.bell = bell.fileno()  # type: ignore[union-attr]
@@ -79,8 +82,12 @@ class _Channel:
     def send(self, task_id: int, message: Any) -> None:
         self.send_frame(msg.encode(task_id, message), task_id)
 
-    def send_frame(self, frame: bytes, task_id: int) -> None:
-        """Send ``frame``, which belongs to task ``task_id`` (``msg.CONTROL`` for none)."""
+    def send_frame(self, frame: bytes, task_id: int, *, last: bool = False) -> None:
+        """Send ``frame``, which belongs to task ``task_id`` (``msg.CONTROL`` for none).
+
+        ``last``: the task's result, after which this thread spins for the next task; its ring
+        may be held back until :meth:`pay_ring` (see ``_frame_counts``).
+        """
         with self.lock:
             counts = self.counts
             if counts is None:
@@ -88,21 +95,43 @@ class _Channel:
             elif len(frame) < _ATOMIC_FRAME:
                 # Written whole in one go: counted (and rung) once it is all in the pipe.
                 send_frame(self.io, frame)
-                self._announce(counts, task_id)
+                self._announce(counts, task_id, last)
             else:
                 # Larger than the pipe may take at once: the write blocks until a reader drains
                 # the pipe, so the reader must hear of the frame first (see _frame_counts).
-                self._announce(counts, task_id)
+                self._announce(counts, task_id, False)
                 send_frame(self.io, frame)
 
-    def _announce(self, counts: memoryview, task_id: int) -> None:
+    def _announce(self, counts: memoryview, task_id: int, last: bool) -> None:
         self._sent = counts[_FROM_WORKER] = (self._sent + 1) & _MASK
-        reader = counts[_DIRECT]
-        if reader == 0 or reader != task_id & _MASK:  # nobody reads this task's frames itself
-            try:
-                os.write(self.bell, b"\0")
-            except OSError:
-                pass  # full (the supervisor has rings to read) or the pool is gone
+        mark = claim_mark(task_id)
+        direct = counts[_DIRECT]
+        if mark and direct == mark:
+            return  # a thread of the pool reads this task's frames itself
+        if last and mark and direct == mark | _TENTATIVE:
+            self.owed = mark  # its submitter will most likely claim it: wait and see
+            return
+        self._ring()
+
+    def pay_ring(self) -> None:
+        """Ring for a held-back result now, unless the pool has read it or claimed its task
+        meanwhile. Called when the spin that follows the result ends, whatever ended it."""
+        with self.lock:
+            mark, self.owed = self.owed, 0
+            counts = self.counts
+            if (
+                mark
+                and counts is not None
+                and counts[_DIRECT] != mark  # claimed since: its thread reads it
+                and unread(self._sent, counts[_READ])
+            ):
+                self._ring()
+
+    def _ring(self) -> None:
+        try:
+            os.write(self.bell, b"\0")
+        except OSError:
+            pass  # full (the supervisor has rings to read) or the pool is gone
 
 
 class _ProgressReporter:
@@ -334,6 +363,8 @@ def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
         # Between tasks that come back to back (a loop of submit/result, map), the next task
         # is caught by a short spin rather than by a wake-up (see _spin).
         spun = spinner is None or reader.buffered() or spinner.spin()
+        if channel.owed:
+            channel.pay_ring()
         try:
             frame = read()
         except (EOFError, OSError):
@@ -343,7 +374,8 @@ def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
         kind = msg.kind_of(frame) if frame[8] != _RUN_KIND else msg.RunTask
         if kind is msg.RunTask:
             task_id = task_id_of(frame)
-            channel.send_frame(_run(task_id, frame, reporter, channel, held), task_id)
+            reply = _run(task_id, frame, reporter, channel, held)
+            channel.send_frame(reply, task_id, last=spinner is not None)
         elif kind is msg.Release:
             if held is not None:
                 held.pop(msg.task_id_of(frame), None)
