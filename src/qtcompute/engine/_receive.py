@@ -49,6 +49,7 @@ class FrameReceiver:
     _handles: list[WorkerHandle]
     _running: dict[int, WorkerHandle]
     _thread: threading.Thread
+    _thread_ident: int | None
     _waiter: Any
     _start_failures: int
     _shutdown: bool
@@ -78,7 +79,7 @@ class FrameReceiver:
         died, another thread claimed it); the caller then waits on the future as usual.
         """
         ident = threading.get_ident()
-        if ident == self._thread.ident:
+        if ident == self._thread_ident:
             return
         lock = self._lock
         with lock:

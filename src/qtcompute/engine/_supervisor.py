@@ -121,7 +121,9 @@ class Supervisor(FrameReceiver):
         self._spawned = threading.Event()
         self.start_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"{name}-supervisor", daemon=True)
+        self._thread_ident: int | None = None
         self._thread.start()
+        self._thread_ident = self._thread.ident  # looked up on every round trip
         # Workers are started by the supervisor thread, never by the caller's: on Linux a
         # worker's PR_SET_PDEATHSIG fires when the *thread* that started it ends, and the caller
         # may be a short-lived thread. Wait for that first start so pids() and stats() are
@@ -310,7 +312,7 @@ class Supervisor(FrameReceiver):
         self._running[task.future.task_id] = worker
         if task.timeout is not None:
             task.deadline = time.monotonic() + task.timeout
-            if threading.get_ident() != self._thread.ident:
+            if threading.get_ident() != self._thread_ident:
                 out.call(self.wake)  # the supervisor must shorten its wait to the deadline
         if self._listeners:
             self._emit(out, WorkerState.BUSY, worker)

@@ -159,7 +159,8 @@ class _ProgressReporter:
         # return, and so before the task's result goes out (a progress frame after the result
         # would arrive for a settled task, and be dropped).
         with self._lock:
-            self._flush_locked()
+            if self._buffer:
+                self._flush_locked()
             self._task_id = msg.CONTROL
 
     def report(self, value: Any) -> None:
@@ -363,7 +364,9 @@ def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
         # Between tasks that come back to back (a loop of submit/result, map), the next task
         # is caught by a short spin rather than by a wake-up (see _spin).
         spun = spinner is None or reader.buffered() or spinner.spin()
-        if channel.owed:
+        if channel.owed and not spun:
+            # The spin ran out and nobody came for the result: ring before we sleep. (A frame
+            # that ends the spin is almost always the next task, sent once the result was read.)
             channel.pay_ring()
         try:
             frame = read()
