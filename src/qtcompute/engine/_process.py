@@ -220,6 +220,7 @@ class WorkerHandle:
             self.kick_fds = None
         if self.counts is not None:
             self.spinner = None  # its check refers to the page
+            self.reader.publish = None
             self.counts.close()
             self.counts = None
         return exitcode

@@ -53,9 +53,9 @@ PROGRESS_INTERVAL = 0.004  # seconds: progress values closer together than this 
 class _Channel:
     """The worker's ends of its two pipes; one lock so that threads never interleave frames.
 
-    With ``counts`` (see ``_frame_counts``), every frame is counted before it is written, and
-    the pool's ``bell`` is rung after it unless a thread of the pool reads this task's frames
-    itself.
+    With ``counts`` (see ``_frame_counts``), every frame is counted once it is in the pipe (a
+    frame too large for one write, before), and the pool's ``bell`` is rung unless a thread of
+    the pool reads this task's frames itself.
     """
 
     def __init__(
@@ -115,7 +115,7 @@ class _Channel:
 
     def pay_ring(self) -> None:
         """Ring for a held-back result now, unless the pool has read it or claimed its task
-        meanwhile. Called when the spin that follows the result ends, whatever ended it."""
+        meanwhile. Called when the spin that follows the result runs out."""
         with self.lock:
             mark, self.owed = self.owed, 0
             counts = self.counts
