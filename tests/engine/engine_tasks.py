@@ -247,3 +247,21 @@ def text_after_gate(path, n):
 def report_text(n):
     report_progress("x" * n)
     return n
+
+
+def lose_console():
+    """Initializer: the worker behaves as in a windowed frozen app (output goes to the parent)."""
+    sys.stdout._original = None
+
+
+def flood_output(seconds):
+    """Print large lines from a background thread for ``seconds``; return at once."""
+
+    def loop():
+        line = "y" * 200_000
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            print(line)
+
+    threading.Thread(target=loop, daemon=True).start()
+    return True

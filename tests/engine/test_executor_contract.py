@@ -86,6 +86,21 @@ def test_cancel_pending_task_never_runs(make_pool, gate):
         pending.result()
 
 
+@pytest.mark.parametrize("how", ["cancel", "stop"])
+def test_a_cancelled_pending_task_counts_as_done_for_wait_and_as_completed(make_pool, gate, how):
+    pool = make_pool(1)
+    pool.ping(timeout=60)
+    blocker = pool.submit(tasks.wait_for_gate, gate.path)
+    pending = pool.submit(tasks.square, 3)
+    assert getattr(pending, how)()
+    done, not_done = cf.wait([pending], timeout=30)  # ThreadPoolExecutor's answer, at once
+    assert done == {pending} and not not_done
+    assert list(cf.as_completed([pending], timeout=30)) == [pending]
+    assert pending.cancel()  # cancelling again is still fine
+    gate.release()
+    assert blocker.result(timeout=30) == "released"
+
+
 def test_submit_after_shutdown_raises_runtime_error(start_method):
     pool = Pool(1, start_method=start_method)
     pool.shutdown()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import fcntl
+import os
 import struct
+import sys
 import termios
 import threading
 import time
@@ -250,3 +252,40 @@ def test_a_held_back_result_nobody_claims_is_rung_for_when_the_spin_ends(make_po
         future = pool.submit(tasks.add, i, 1)  # sent straight to the worker: held back
         done, _ = concurrent.futures.wait([future], timeout=60)  # never claimed
         assert done and future.result(timeout=0) == i + 1
+
+
+def test_a_held_back_ring_never_waits_for_a_thread_blocked_in_a_large_write(make_pool, monkeypatch):
+    # The worker's output thread blocks in large writes holding the worker's send lock, while
+    # callers send the worker tasks larger than its pipe under the pool's lock, which the pool
+    # needs to drain the output: the worker's main thread must never wait for the send lock
+    # between tasks (it once did, to pay a held-back ring: a deadlock in a review's run).
+    monkeypatch.setattr(sys, "stdout", open(os.devnull, "w"))  # noqa: SIM115 (closed below)
+    pool = make_pool(1, initializer=tasks.lose_console)
+    assert pool.submit(tasks.flood_output, 5.0).result(timeout=60)
+    big = "x" * 300_000
+    finished = threading.Event()
+
+    def round_trips():
+        for _ in range(300):
+            assert pool.submit(tasks.add, 1, 1).result(timeout=60) == 2
+            assert pool.submit(tasks.identity, big).result(timeout=60) == big
+        finished.set()
+
+    threading.Thread(target=round_trips, daemon=True).start()
+    try:
+        assert finished.wait(60), "the pool deadlocked"
+    finally:
+        sys.stdout.close()
+
+
+@needs_counts
+def test_a_result_in_the_pipe_at_the_deadline_is_not_a_timeout(make_pool):
+    pool = make_pool(1)
+    pool.ping(timeout=60)
+    supervisor = pool._supervisor
+    bell = supervisor._bell[0].fileno()
+    # Rings are drained and ignored, as if the worker still held its ring back at the deadline.
+    supervisor._answer_bell = lambda out: os.read(bell, 65536)
+    future = pool.schedule(tasks.add, (1, 2), timeout=0.3)
+    concurrent.futures.wait([future], timeout=60)  # nobody claims it
+    assert future.result(timeout=0) == 3

@@ -73,6 +73,11 @@ class TaskFuture(Future[T]):
         if not super().cancel():
             return False
         self._supervisor.forget(self)
+        # What an executor does when it reaches a cancelled item, which the pool never will
+        # now: wait() and as_completed() only count a cancelled future once it is notified.
+        with self._condition:  # re-entrant: set_running_or_notify_cancel takes it again
+            if self._state == CANCELLED:
+                self.set_running_or_notify_cancel()
         return True
 
     def stop(self) -> bool:

@@ -158,8 +158,10 @@ class WorkerHandle:
                 return False
         return readable
 
-    def has_frame(self) -> bool:
-        """True if a frame (or EOF) can be read now without blocking."""
+    def has_frame(self, *, ask_kernel: bool = False) -> bool:
+        """True if a frame (or EOF) can be read now without blocking. ``ask_kernel``: poll the
+        pipe even when the counts say nothing (a worker that died between writing a frame and
+        counting it)."""
         reader = self.reader
         if reader.buffered():
             return True
@@ -167,7 +169,7 @@ class WorkerHandle:
         if counts is not None:
             if _frame_counts.unread(counts.counts[_FROM_WORKER], reader.frames):
                 return True  # counted (see _frame_counts)
-            if not self.watched:
+            if not self.watched and not ask_kernel:
                 return False  # nothing counted: no system call
             # A watched pipe that the supervisor's epoll reported: ask the kernel too (EOF, or
             # a frame whose count is still on its way), or a readable pipe would be reported

@@ -34,21 +34,26 @@ class Spinner:
         self._enabled = False
         self._since = 0.0
 
-    def spin(self) -> Any:
+    def spin(self, limit: float | None = None) -> Any:
         """What ``check`` returned once it returned something true, or None: then block, and
-        call :meth:`woke` when the blocking wait returns."""
+        call :meth:`woke` when the blocking wait returns.
+
+        ``limit``: spin at most this long this time, a part of the usual limit; running out of
+        it says nothing about the other end, so spinning stays on (call again for the rest).
+        """
         clock = time.perf_counter
         self._since = start = clock()
         if not self._enabled:
             return None
         check = self._check
-        end = start + self.limit
+        end = start + (self.limit if limit is None else limit)
         while True:
             ready = check()
             if ready:
                 return ready
             if clock() >= end:
-                self._enabled = False  # the other end is slow now: sleep until it is fast again
+                if limit is None:
+                    self._enabled = False  # the other end is slow: sleep until it is fast again
                 return None
 
     def woke(self) -> None:

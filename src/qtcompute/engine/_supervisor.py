@@ -167,7 +167,9 @@ class Supervisor(FrameReceiver):
                     worker.terminate(self._stop_grace)  # died while idle: its sentinel tells
                     worker = None
                 else:
-                    if worker.counts is not None:  # we will probably wait for it: see DIRECT
+                    # We will probably wait for it (see DIRECT), unless we are the supervisor
+                    # thread (a done callback that submits): that thread never claims.
+                    if worker.counts is not None and threading.get_ident() != self._thread_ident:
                         worker.counts.counts[_DIRECT] = claim_mark(task_id) | TENTATIVE
             # Everything else waits until the frame is sent, off the round trip's path.
             out = Outbox()
@@ -479,7 +481,7 @@ class Supervisor(FrameReceiver):
 
     def _on_exit(self, worker: WorkerHandle, out: Outbox) -> None:
         # Read what it sent before it died, then collect its exit status.
-        while not worker.eof and worker.has_frame():
+        while not worker.eof and worker.has_frame(ask_kernel=True):
             self._receive(worker, out)
         expected = worker.state is WorkerState.STOPPING
         starting = worker.state is WorkerState.STARTING
@@ -540,6 +542,12 @@ class Supervisor(FrameReceiver):
                 worker.kill()
             task = worker.task
             if task is not None and task.deadline is not None and now >= task.deadline:
+                if not worker.claimed and worker.counts is not None:
+                    # Its result may be in the pipe already, its ring held back (see
+                    # _frame_counts): a task that finished in time has not timed out.
+                    self._read_counted(worker, out)
+                    if worker.task is not task:
+                        continue
                 self._stop_worker(worker, out)
                 out.settle(
                     task,

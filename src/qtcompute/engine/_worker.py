@@ -46,6 +46,9 @@ _RUN_KIND = msg.RUN_KIND
 # at least 512; Linux's, 4096, is also the least a pipe holds when its user is over quota).
 _ATOMIC_FRAME = getattr(select, "PIPE_BUF", 512) - 4
 task_id_of = msg.task_id_of
+# How long a worker holds back the ring for a result its submitter will probably claim: a waiter
+# that comes at all comes within a few microseconds (see _frame_counts).
+_HOLD = 25e-6
 
 PROGRESS_INTERVAL = 0.004  # seconds: progress values closer together than this share one frame
 
@@ -115,17 +118,18 @@ class _Channel:
 
     def pay_ring(self) -> None:
         """Ring for a held-back result now, unless the pool has read it or claimed its task
-        meanwhile. Called when the spin that follows the result runs out."""
-        with self.lock:
-            mark, self.owed = self.owed, 0
-            counts = self.counts
-            if (
-                mark
-                and counts is not None
-                and counts[_DIRECT] != mark  # claimed since: its thread reads it
-                and unread(self._sent, counts[_READ])
-            ):
-                self._ring()
+        meanwhile. Called by the main thread (the only one that sets ``owed``) once the hold
+        after the result runs out. Never takes the lock: a thread blocked in a large write
+        holds it until the pool reads, and the pool may be waiting for us to read a task."""
+        mark, self.owed = self.owed, 0
+        counts = self.counts
+        if (
+            mark
+            and counts is not None
+            and counts[_DIRECT] != mark  # claimed since: its thread reads it
+            and unread(self._sent, counts[_READ])
+        ):
+            self._ring()
 
     def _ring(self) -> None:
         try:
@@ -363,11 +367,17 @@ def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
     while True:
         # Between tasks that come back to back (a loop of submit/result, map), the next task
         # is caught by a short spin rather than by a wake-up (see _spin).
-        spun = spinner is None or reader.buffered() or spinner.spin()
-        if channel.owed and not spun:
-            # The spin ran out and nobody came for the result: ring before we sleep. (A frame
-            # that ends the spin is almost always the next task, sent once the result was read.)
-            channel.pay_ring()
+        if channel.owed and not reader.buffered():
+            # A result's ring is held back: for a short while only, the time its submitter
+            # takes to come and claim it if it waits at all (a callback-only user must not wait
+            # a whole spin for every result), then the rest of the usual spin. (A frame that
+            # ends the hold is almost always the next task, sent once the result was read.)
+            spun = spinner.spin(_HOLD)  # type: ignore[union-attr]
+            if not spun:
+                channel.pay_ring()
+                spun = spinner.spin()  # type: ignore[union-attr]
+        else:
+            spun = spinner is None or reader.buffered() or spinner.spin()
         try:
             frame = read()
         except (EOFError, OSError):
