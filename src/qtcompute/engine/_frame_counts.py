@@ -27,9 +27,9 @@ the supervisor's ``epoll`` set around each of them (two system calls per round t
 that comes when nobody needs it costs the supervisor a wake-up, and the waiting thread the GIL
 for a while: that happens when the worker answers before the waiter has claimed the task. So a
 thread that sends a task straight to an idle worker marks it *tentatively* claimed; the worker
-holds back the ring for that result while it spins for its next task, and rings at the end of
-the spin only if the pool has not read the result by then (``READ``, published by the pool's
-reader). A ring skipped because the worker saw a stale ``DIRECT`` cannot be lost: the reader
+holds back the ring for that result for a few microseconds (``_worker._HOLD``) of its spin for
+the next task, and rings then only if the pool has not read the result (``READ``, published by
+the pool's reader). A ring skipped because the worker saw a stale ``DIRECT`` cannot be lost: the reader
 that gives up before the task's last frame hands the pipe back to the supervisor's ``epoll``
 set, which reports whatever is in it, now or later.
 
@@ -97,7 +97,7 @@ def claim_mark(task_id: int) -> int:
     for the rare id whose low 31 bits are all zero: its frames are simply always rung for).
     ``claim_mark(task_id) | TENTATIVE``: the thread that submitted the task sent it straight to
     the worker and will probably wait for it; the worker then holds back the bell for the
-    result for as long as it spins, in case that thread claims it (see ``_Channel``)."""
+    result a little, in case that thread claims it (see ``_Channel``)."""
     return task_id & _CLAIM
 
 
