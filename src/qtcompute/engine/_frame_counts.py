@@ -29,9 +29,9 @@ for a while: that happens when the worker answers before the waiter has claimed 
 thread that sends a task straight to an idle worker marks it *tentatively* claimed; the worker
 holds back the ring for that result for a few microseconds (``_worker._HOLD``) of its spin for
 the next task, and rings then only if the pool has not read the result (``READ``, published by
-the pool's reader). A ring skipped because the worker saw a stale ``DIRECT`` cannot be lost: the reader
-that gives up before the task's last frame hands the pipe back to the supervisor's ``epoll``
-set, which reports whatever is in it, now or later.
+the pool's reader). A ring skipped because the worker saw a stale ``DIRECT`` cannot be lost:
+the reader that gives up before the task's last frame hands the pipe back to the supervisor's
+``epoll`` set, which reports whatever is in it, now or later.
 
 Counts are 32-bit, aligned (a load or a store is one access on every platform we run on), and
 wrap around: see :func:`unread`. Linux (and FreeBSD) only: the page is a ``memfd`` handed to
