@@ -4,13 +4,9 @@ invisible in results, whatever the size of a frame and whoever reads it."""
 from __future__ import annotations
 
 import concurrent.futures
-import fcntl
 import os
-import struct
 import sys
-import termios
 import threading
-import time
 
 import engine_tasks as tasks
 import pytest
@@ -211,37 +207,61 @@ def test_progress_of_any_size_reaches_its_callback(make_pool, size):
     assert [len(v) for v in values] == [size]
 
 
-def _wait_for_reply(worker) -> None:
-    """Until the worker's reply is in its pipe, unread (its count says so)."""
-    counts, reader = worker.counts.counts, worker.reader
-    deadline = time.monotonic() + 60
-    while not _frame_counts.unread(counts[_frame_counts.FROM_WORKER], reader.frames):
-        assert time.monotonic() < deadline, "the worker never answered"
+class _WorkerEnd:
+    """A worker's channel on real pipes and a real page, driven in this process."""
+
+    def __init__(self) -> None:
+        from multiprocessing import Pipe
+
+        from qtcompute.engine._worker import _Channel
+
+        self.page = _frame_counts.make()
+        self.tasks, task_writer = Pipe(duplex=False)
+        self.replies, reply_writer = Pipe(duplex=False)
+        self.bell, bell_writer = Pipe(duplex=False)
+        self._keep = (task_writer,)
+        self.channel = _Channel(self.tasks, reply_writer, self.page, bell_writer)
+        self.counts = self.page.counts
+
+    def rings(self) -> int:
+        return len(os.read(self.bell.fileno(), 4096)) if self.bell.poll(0) else 0
+
+    def reply_read(self) -> None:
+        """What the pool's reader does: read the frame, publish its count."""
+        self.replies.recv_bytes()
+        self.counts[_frame_counts.READ] = (self.counts[_frame_counts.READ] + 1) & 0xFFFFFFFF
 
 
 @needs_counts
-def test_a_waiter_that_comes_after_the_result_does_not_wake_the_supervisor(make_pool):
-    pool = make_pool(1, spin=0.1)  # the worker spins up to 100 ms for its next task
-    pool.ping(timeout=60)
-    supervisor = pool._supervisor
-    (worker,) = supervisor._handles
-    for i in range(5):  # short waits: the worker's spinner switches on
-        assert pool.submit(tasks.add, i, 1).result(timeout=60) == i + 1
-    rings = []  # bytes in the bell each time the supervisor answers it
-
-    original, bell = supervisor._answer_bell, supervisor._bell[0].fileno()
-
-    def answer_bell(out):
-        rings.append(struct.unpack("i", fcntl.ioctl(bell, termios.FIONREAD, b"\0" * 4))[0])
-        original(out)
-
-    supervisor._answer_bell = answer_bell
-    for i in range(20):
-        future = pool.submit(tasks.add, i, 2)
-        _wait_for_reply(worker)  # answered before anyone waits: its ring is held back...
-        assert future.result(timeout=60) == i + 2  # ...and not needed: we read it ourselves
-    pool.ping(timeout=60)  # one ring (the answer is read by the supervisor), after any other
-    assert sum(rings) == 1
+def test_the_worker_holds_back_the_ring_of_a_result_its_submitter_may_claim():
+    end = _WorkerEnd()
+    mark = _frame_counts.claim_mark(7)
+    result = b"\x07" + bytes(7) + b"\x05" + b"result"
+    # Nobody claimed: rung at once.
+    end.channel.send_frame(result, 7, last=True)
+    assert end.rings() == 1 and not end.channel.owed
+    end.reply_read()
+    # Claimed: never rung.
+    end.counts[_frame_counts.DIRECT] = mark
+    end.channel.send_frame(result, 7, last=True)
+    assert end.rings() == 0 and not end.channel.owed
+    end.reply_read()
+    # Tentatively claimed: held back; read (or claimed) before the hold ends: no ring at all.
+    end.counts[_frame_counts.DIRECT] = mark | _frame_counts.TENTATIVE
+    end.channel.send_frame(result, 7, last=True)
+    assert end.rings() == 0 and end.channel.owed == mark
+    end.reply_read()
+    end.channel.pay_ring()
+    assert end.rings() == 0 and not end.channel.owed
+    # Held back and still unread when the hold ends: rung then.
+    end.channel.send_frame(result, 7, last=True)
+    assert end.rings() == 0
+    end.channel.pay_ring()
+    assert end.rings() == 1
+    # Progress (not the last frame) of a tentatively claimed task is never held back.
+    end.reply_read()
+    end.channel.send_frame(result, 7)
+    assert end.rings() == 1
 
 
 @needs_counts

@@ -77,6 +77,7 @@ class _Channel:
         self._sent = 0  # frames sent, modulo 2**32 (what counts[FROM_WORKER] says)
         self.owed = 0  # claim mark of a result whose ring is held back (see pay_ring), or 0
         self.bell = -1
+        self._bell_conn = bell  # owns the descriptor: it closes with this object
         if self.counts is not None:
             self.bell = bell.fileno()  # type: ignore[union-attr]
             # A full bell already has rings waiting to be read: never block on it.
