@@ -112,14 +112,18 @@ def test_round_trips_read_directly_leave_the_supervisor_asleep(make_pool):
 
 @needs_counts
 def test_results_nobody_waits_for_arrive_by_the_bell(make_pool):
-    pool = make_pool(2)
-    done = threading.Semaphore(0)
-    futures = [pool.submit(tasks.add, i, i) for i in range(100)]
+    _add_through_callbacks(make_pool(2), 100)
+
+
+def _add_through_callbacks(pool, count: int) -> None:
+    """Submit ``count`` additions and wait for them through done callbacks only (no claim)."""
+    settled = threading.Semaphore(0)
+    futures = [pool.submit(tasks.add, i, i) for i in range(count)]
     for future in futures:
-        future.add_done_callback(lambda _f: done.release())
+        future.add_done_callback(lambda _f: settled.release())
     for _ in futures:
-        assert done.acquire(timeout=60)
-    assert [f.result(timeout=0) for f in futures] == [2 * i for i in range(100)]
+        assert settled.acquire(timeout=60)
+    assert [f.result(timeout=0) for f in futures] == [2 * i for i in range(count)]
 
 
 @needs_counts
@@ -155,12 +159,7 @@ def test_without_frame_counts_the_supervisor_watches_every_pipe(make_pool, gate,
     values = []
     assert pool.schedule(tasks.report, (3,), on_progress=values.append).result(timeout=60) == 3
     assert values == [0, 1, 2]
-    settled = threading.Semaphore(0)
-    futures = [pool.submit(tasks.add, i, i) for i in range(20)]
-    for future in futures:
-        future.add_done_callback(lambda _f: settled.release())
-    for _ in futures:
-        assert settled.acquire(timeout=60)
+    _add_through_callbacks(pool, 20)
     late = pool.submit(tasks.wait_for_gate, gate.path)
     with pytest.raises(TimeoutError):
         late.result(timeout=0.2)
