@@ -61,8 +61,8 @@ worker_log = logging.getLogger("qtcompute.worker")
 MAX_START_FAILURES = 3
 
 _DIRECT = _frame_counts.DIRECT
-claim_mark = _frame_counts.claim_mark
-TENTATIVE = _frame_counts.TENTATIVE
+_claim_mark = _frame_counts.claim_mark
+_TENTATIVE = _frame_counts.TENTATIVE
 _WAKE = ("wake", None)
 _BELL = ("bell", None)
 
@@ -170,7 +170,7 @@ class Supervisor(FrameReceiver):
                     # We will probably wait for it (see DIRECT), unless we are the supervisor
                     # thread (a done callback that submits): that thread never claims.
                     if worker.counts is not None and threading.get_ident() != self._thread_ident:
-                        worker.counts.counts[_DIRECT] = claim_mark(task_id) | TENTATIVE
+                        worker.counts.counts[_DIRECT] = _claim_mark(task_id) | _TENTATIVE
             # Everything else waits until the frame is sent, off the round trip's path.
             out = Outbox()
             future: TaskFuture[Any] = TaskFuture(task_id, self)
