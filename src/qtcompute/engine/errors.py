@@ -14,7 +14,11 @@ error means one task failed and the pool goes on.
         ├── NotPicklableError          submit(): the function or an argument cannot be pickled;
         │                              also a TypeError, raised at once in the caller
         ├── ResultNotPicklableError    the task's return value could not be sent back
-        ├── WorkerCrashedError         the worker process died while running the task
+        ├── WorkerCrashedError         the worker process died while running the task; its
+        │                              text ends with the worker's Python stack at the crash
+        │                              (SIGSEGV, SIGABRT...; SIGKILL leaves none)
+        ├── MemoryLimitError           the task went over the pool's memory_limit; also a
+        │                              MemoryError; its worker was replaced
         ├── TaskTimeoutError           the task ran longer than its timeout; also a TimeoutError
         └── RemoteError                the task raised an exception that could not be sent back
                                        as itself; carries the type name and the message
@@ -34,6 +38,7 @@ from concurrent.futures import BrokenExecutor
 
 __all__ = [
     "BrokenPoolError",
+    "MemoryLimitError",
     "NotPicklableError",
     "PoolError",
     "PoolShutdownError",
@@ -90,6 +95,29 @@ class RemoteError(TaskError):
         return (type(self), (self.type_name, self.message))
 
 
+class MemoryLimitError(TaskError, MemoryError):
+    """The task went over the pool's ``memory_limit``; its worker was replaced.
+
+    ``limit`` is the limit in bytes, ``task`` the task's name, ``peak`` the worker's peak
+    resident memory in bytes (None where it could not be measured).
+    """
+
+    def __init__(self, message: str, *, limit: int, task: str, peak: int | None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.task = task
+        self.peak = peak
+
+    def __reduce__(self):  # keep the fields through pickling (it is raised in the worker)
+        return (_rebuild_memory_limit_error, (str(self), self.limit, self.task, self.peak))
+
+
+def _rebuild_memory_limit_error(
+    message: str, limit: int, task: str, peak: int | None
+) -> MemoryLimitError:
+    return MemoryLimitError(message, limit=limit, task=task, peak=peak)
+
+
 class TaskTimeoutError(TaskError, TimeoutError):
     """The task ran longer than its timeout; its worker was stopped and replaced."""
 
@@ -102,14 +130,19 @@ class WorkerCrashedError(TaskError):
     """The worker process running the task died.
 
     ``pid`` is the worker's process id, ``exitcode`` its exit status as ``multiprocessing``
-    reports it (negative for a signal), ``signal`` the signal's name when a signal killed it.
+    reports it (negative for a signal), ``signal`` the signal's name when a signal killed it,
+    ``stack`` the worker's Python stack at the crash as ``faulthandler`` wrote it (None when
+    there is none: SIGKILL, an exit).
     """
 
-    def __init__(self, message: str, *, pid: int | None, exitcode: int | None) -> None:
+    def __init__(
+        self, message: str, *, pid: int | None, exitcode: int | None, stack: str | None = None
+    ) -> None:
         super().__init__(message)
         self.pid = pid
         self.exitcode = exitcode
         self.signal: str | None = _signal_name(exitcode)
+        self.stack = stack
 
 
 class RemoteTraceback(Exception):

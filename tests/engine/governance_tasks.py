@@ -1,0 +1,78 @@
+"""Task functions for the governance, crash-stack and worker-logging tests (module level, so
+that spawned workers can import them)."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+
+log = logging.getLogger("qtcompute_tests.worker")
+
+
+def getpid():
+    return os.getpid()
+
+
+def allocate(size):
+    """Allocate and touch ``size`` bytes; return how many."""
+    data = bytearray(size)
+    return len(data)
+
+
+def allocate_in_steps(step, steps):
+    """Grow a list of blocks: the allocation that crosses a limit is one of many."""
+    blocks = [bytearray(step) for _ in range(steps)]
+    return sum(len(block) for block in blocks)
+
+
+def raise_memory_error():
+    raise MemoryError("pretend the allocation failed")
+
+
+def segfault_in_task():
+    ctypes.string_at(0)  # a real SIGSEGV: reads address 0
+
+
+def abort_in_task():
+    os.abort()  # a real SIGABRT, as a failed C assertion raises
+
+
+def kill_self():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def log_at_every_level(name):
+    logger = logging.getLogger(name)
+    logger.debug("debug from %s", os.getpid())
+    logger.info("info from %s", os.getpid())
+    logger.warning("warning from %s", os.getpid())
+    logger.error("error from %s", os.getpid())
+    return os.getpid()
+
+
+def log_exception(name):
+    try:
+        {}["missing"]
+    except KeyError:
+        logging.getLogger(name).exception("lookup failed in %s", "the worker")
+    return os.getpid()
+
+
+def log_and_print(name):
+    print("printed by the worker", flush=True)
+    logging.getLogger(name).warning("logged by the worker")
+    return os.getpid()
+
+
+def log_with_extra(name):
+    logging.getLogger(name).warning("with extra", extra={"job": "j-42", "obj": object()})
+    return os.getpid()
+
+
+def debug_in_a_loop(name, n):
+    logger = logging.getLogger(name)
+    for i in range(n):
+        logger.debug("step %d", i)
+    return n
