@@ -76,3 +76,40 @@ def debug_in_a_loop(name, n):
     for i in range(n):
         logger.debug("step %d", i)
     return n
+
+
+def data_limit():
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_DATA)
+
+
+def hold_the_gil_forever():
+    """Catastrophic regex backtracking: runs in C for ages and never releases the GIL, so no
+    other thread of the worker (its lifeline watcher) can run meanwhile."""
+    import re
+
+    return re.match(r"(a+)+$", "a" * 64 + "b")
+
+
+def many_threads_then_segfault(threads, depth):
+    """A crash dump larger than a pipe holds: many threads, each deep in a recursion."""
+    import threading
+
+    started = threading.Barrier(threads + 1)
+    never = threading.Event()
+
+    def dive(n):
+        if n:
+            return dive(n - 1)
+        started.wait()
+        never.wait()
+
+    for _ in range(threads):
+        threading.Thread(target=dive, args=(depth,), daemon=True).start()
+    started.wait()
+    ctypes.string_at(0)
+
+
+def logger_enabled_for(name, level):
+    return logging.getLogger(name).isEnabledFor(level)
