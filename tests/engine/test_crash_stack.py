@@ -13,7 +13,7 @@ import pytest
 from qtcompute.engine._crash_report import crashed_thread_stack
 from qtcompute.errors import WorkerCrashedError
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 def crash(pool, fn, *args) -> WorkerCrashedError:
@@ -36,6 +36,7 @@ def frame_line(fn, text: str) -> str:
     return f'File "{inspect.getsourcefile(fn)}", line {line_of(fn, text)} in {fn.__name__}'
 
 
+@posix
 def test_a_segfault_names_the_file_line_and_function_of_the_task(make_pool):
     error = crash(make_pool(1), tasks.segfault_in_task)
     assert error.signal == "SIGSEGV"
@@ -47,6 +48,7 @@ def test_a_segfault_names_the_file_line_and_function_of_the_task(make_pool):
     assert "Segmentation fault" in error.stack and "_worker.py" in error.stack, "all of it here"
 
 
+@posix
 def test_abort_gives_the_stack_too(make_pool):
     error = crash(make_pool(1), tasks.abort_in_task)
     assert error.signal == "SIGABRT"
@@ -54,6 +56,7 @@ def test_abort_gives_the_stack_too(make_pool):
     assert "Aborted" in error.stack
 
 
+@posix
 def test_sigkill_leaves_no_stack(make_pool):
     pool = make_pool(1)
     error = crash(pool, tasks.kill_self)
@@ -62,6 +65,7 @@ def test_sigkill_leaves_no_stack(make_pool):
     assert "Python stack" not in str(error)
 
 
+@posix
 def test_a_worker_killed_from_outside_by_sigsegv_shows_where_it_was(make_pool, gate):
     import engine_tasks
 
@@ -77,12 +81,21 @@ def test_a_worker_killed_from_outside_by_sigsegv_shows_where_it_was(make_pool, g
     assert "in wait_for_gate" in str(info.value)
 
 
+@posix
 def test_a_dump_larger_than_the_pipe_does_not_hang_the_dying_worker(make_pool):
     """200 threads 50 frames deep: faulthandler writes more than a pipe holds; the worker's end
     is non-blocking, so the dump is cut short and the worker dies instead of hanging."""
     error = crash(make_pool(1), tasks.many_threads_then_segfault, 200, 50)
     assert error.signal == "SIGSEGV"
     assert error.stack is not None and "Fatal Python error" in error.stack
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="Windows: the crash log is a file")
+def test_an_access_violation_names_the_task_on_windows(make_pool):
+    error = crash(make_pool(1), tasks.segfault_in_task)
+    assert error.exitcode == 0xC0000005  # STATUS_ACCESS_VIOLATION
+    assert frame_line(tasks.segfault_in_task, "string_at(0)") in str(error)
+    assert "access violation" in error.stack.lower()
 
 
 def test_the_crashed_threads_frames_are_found_in_a_dump():

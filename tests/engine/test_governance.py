@@ -125,7 +125,9 @@ def test_a_task_over_the_limit_fails_and_its_worker_is_replaced(make_pool, fn, a
     error = info.value
     assert isinstance(error, MemoryError) and isinstance(error, TaskError)
     assert (error.limit, error.task) == (LIMIT, fn.__qualname__)
-    assert error.peak is not None and 0 < error.peak < LIMIT
+    assert error.peak is not None and error.peak > 0
+    if sys.platform != "darwin":  # enforced: the allocation failed before the peak got there
+        assert error.peak < LIMIT
     message = str(error)
     assert "256.0 MiB" in message and fn.__qualname__ in message and "peak" in message
     assert "MemoryError" in str(error.__cause__), "the worker's traceback of the failure"

@@ -126,6 +126,15 @@ class Governance:
         if self.job is not None:
             self.job.assign(pid)
 
+    def crash_hint(self, exitcode: int | None) -> str:
+        """A sentence for a crash message when the memory limit may be its cause."""
+        if self.memory_limit is None or exitcode in (0, None):
+            return ""
+        return (
+            f" The pool's memory_limit of {format_size(self.memory_limit)} may be the cause: "
+            "native code that cannot allocate memory may crash instead of raising MemoryError."
+        )
+
     def close(self) -> None:
         if self.job is not None:
             self.job.close()

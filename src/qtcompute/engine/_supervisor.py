@@ -88,6 +88,7 @@ class Supervisor(FrameReceiver):
         self.workers = workers
         # Memory limit, tasks per worker, the Windows job (see _governance).
         self._governance = _governance.Governance(memory_limit, max_tasks_per_child)
+        self._max_tasks = max_tasks_per_child
         self._spin = spin
         self._ctx = ctx
         self._initializer = initializer
@@ -352,7 +353,7 @@ class Supervisor(FrameReceiver):
         return task
 
     def _become_idle(self, worker: WorkerHandle, out: Outbox) -> None:
-        limit = self._governance.max_tasks
+        limit = self._max_tasks
         if limit is not None and worker.tasks_run >= limit:
             self._retire(worker, out)
             return
@@ -546,7 +547,9 @@ class Supervisor(FrameReceiver):
                 "The pool replaced the worker and goes on with the other tasks; this task was "
                 "not retried, since it may be what killed the worker. If the task uses native "
                 "code, run it in-process to see the crash; if memory is the cause, split the work "
-                "into smaller tasks." + describe_stack(stack),
+                "into smaller tasks."
+                + self._governance.crash_hint(exitcode)
+                + describe_stack(stack),
                 pid=worker.pid,
                 exitcode=exitcode,
                 stack=stack,
