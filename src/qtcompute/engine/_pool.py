@@ -12,6 +12,7 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from qtcompute.engine._future import TaskFuture
+from qtcompute.engine._governance import check_max_tasks_per_child, parse_memory_limit
 from qtcompute.engine._records import PoolEvent, PoolStats
 from qtcompute.engine._spin import DEFAULT_LIMIT as DEFAULT_SPIN
 from qtcompute.engine._supervisor import Supervisor
@@ -54,6 +55,15 @@ class Pool(Executor):
         sporadic tasks never pay for it. ``0`` turns it off. By default, 100 us when the
         workers leave a CPU free for the pool's own process (``workers`` < CPUs), and off
         otherwise: spinning workers would take the CPU the process feeding them needs.
+    max_tasks_per_child:
+        Replace a worker after it has run this many tasks (``ProcessPoolExecutor``'s option),
+        for tasks that leak memory or state. ``None`` (the default): workers live on.
+    memory_limit:
+        The most memory each worker may use: bytes, or a string such as ``"2 GiB"`` or
+        ``"512 MB"``. A task that goes over fails with
+        :class:`~qtcompute.errors.MemoryLimitError` (a ``MemoryError``) and its worker is
+        replaced. Enforced by the operating system (``RLIMIT_DATA`` on Linux, a Job Object on
+        Windows); checked after each task on macOS. ``None`` (the default): no limit.
 
     Every submitted task ends exactly once: with its result, its exception (the worker's
     traceback chained as ``__cause__``), cancelled, :class:`~qtcompute.errors.WorkerCrashedError`
@@ -72,6 +82,8 @@ class Pool(Executor):
         task_timeout: float | None = None,
         stop_grace: float = 1.0,
         spin: float | None = None,
+        max_tasks_per_child: int | None = None,
+        memory_limit: int | str | None = None,
         name: str = "qtcompute",
     ) -> None:
         _before_pool_start()
@@ -84,6 +96,8 @@ class Pool(Executor):
         if initializer is not None and not callable(initializer):
             raise TypeError(f"initializer must be callable, not {type(initializer).__name__}")
         _check_timeout(task_timeout)
+        check_max_tasks_per_child(max_tasks_per_child, start_method)
+        memory_limit = parse_memory_limit(memory_limit)
         if spin is None:
             spin = DEFAULT_SPIN if workers < _usable_cpus() else 0.0
         if not isinstance(spin, (int, float)) or isinstance(spin, bool) or not 0 <= spin <= 0.1:
@@ -104,6 +118,8 @@ class Pool(Executor):
             stop_grace=stop_grace,
             spin=float(spin),
             name=name,
+            memory_limit=memory_limit,
+            max_tasks_per_child=max_tasks_per_child,
         )
         if self._supervisor.start_error is not None:
             # Typically multiprocessing's "start a new process before ... bootstrapping": a

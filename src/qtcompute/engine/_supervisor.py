@@ -33,8 +33,9 @@ from concurrent.futures import Future
 from concurrent.futures._base import RUNNING
 from typing import TYPE_CHECKING, Any
 
-from qtcompute.engine import _frame_counts, _shm
+from qtcompute.engine import _frame_counts, _governance, _shm, _worker_logging
 from qtcompute.engine import _messages as msg
+from qtcompute.engine._crash_report import describe_stack
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._pickling import dumps_task
 from qtcompute.engine._process import WorkerHandle, WorkerState
@@ -65,6 +66,7 @@ MAX_START_FAILURES = 3
 _DIRECT = _frame_counts.DIRECT
 _claim_mark = _frame_counts.claim_mark
 _TENTATIVE = _frame_counts.TENTATIVE
+_levels_unchanged = _worker_logging.PROBE_CACHE  # empty once logging levels changed
 _WAKE = ("wake", None)
 _BELL = ("bell", None)
 
@@ -82,8 +84,13 @@ class Supervisor(FrameReceiver):
         stop_grace: float,
         spin: float,
         name: str,
+        memory_limit: int | None = None,
+        max_tasks_per_child: int | None = None,
     ) -> None:
         self.workers = workers
+        # Memory limit, tasks per worker, the Windows job (see _governance).
+        self._governance = _governance.Governance(memory_limit, max_tasks_per_child)
+        self._max_tasks = max_tasks_per_child
         self._spin = spin
         self._ctx = ctx
         self._initializer = initializer
@@ -156,6 +163,8 @@ class Supervisor(FrameReceiver):
             # a PyQt5 app from the slot that submitted.
             return self._failed_at_submit(exc, label)
         with self._lock:
+            if not _levels_unchanged:
+                self._send_log_levels()
             if self._broken is not None or self._shutdown:
                 # The arguments' segments were borrowed for nothing: give them back.
                 _shm.end_loans(body.segments, self._segments, None, sent=False)
@@ -351,6 +360,7 @@ class Supervisor(FrameReceiver):
     def _assign(self, task: Task, worker: WorkerHandle, out: Outbox) -> None:
         """Record that ``worker`` runs ``task`` (its frame was just sent)."""
         task.frame = None
+        worker.tasks_run += 1
         worker.state = WorkerState.BUSY
         worker.task = task
         task.future.pid = worker.pid
@@ -362,12 +372,34 @@ class Supervisor(FrameReceiver):
         if self._listeners:
             self._emit(out, WorkerState.BUSY, worker)
 
+    def _retire(self, worker: WorkerHandle, out: Outbox) -> None:
+        """Replace a worker that has done its share (``max_tasks_per_child``) or went over the
+        memory limit: it exits once idle (Stop), and a new one takes its place."""
+        if worker in self._idle:
+            self._idle.remove(worker)
+        worker.task = None
+        worker.ask_to_stop(self._stop_grace)
+        self._emit(out, WorkerState.STOPPING, worker)
+        if threading.get_ident() != self._thread_ident:
+            out.call(self.wake)  # replacements are started by the supervisor thread
+
+    def _send_log_levels(self) -> None:
+        """The parent's logging levels changed: every worker takes them before its next task."""
+        levels = msg.LogLevels(_worker_logging.snapshot())
+        for worker in self._handles:
+            if worker.state is not WorkerState.STOPPING:
+                self._send_control(worker, levels)
+
     def _pop_pending(self) -> Task:
         task = self._pending.popleft()
         self._queued.pop(task.future.task_id, None)
         return task
 
     def _become_idle(self, worker: WorkerHandle, out: Outbox) -> None:
+        limit = self._max_tasks
+        if limit is not None and worker.tasks_run >= limit:
+            self._retire(worker, out)
+            return
         worker.state = WorkerState.READY
         worker.task = None
         self._idle.append(worker)
@@ -537,6 +569,7 @@ class Supervisor(FrameReceiver):
         self._waiter.remove(worker.sentinel)
         exitcode = worker.reap()
         how = describe_death(exitcode)
+        stack = worker.crash_stack  # what faulthandler wrote (see _crash_report)
         for _nonce, probe, _sent in worker.pings:
             probe.set_exception(
                 WorkerCrashedError(f"worker {worker.pid} {how}", pid=worker.pid, exitcode=exitcode)
@@ -549,7 +582,8 @@ class Supervisor(FrameReceiver):
             self._emit(out, WorkerState.STOPPED, worker)
             return
         self._crashes += 1
-        log.warning("worker %d %s", worker.pid, how)
+        # A crash between tasks has no task to carry its stack: the log does.
+        log.warning("worker %d %s%s", worker.pid, how, "" if task else describe_stack(stack))
         self._emit(out, WorkerState.CRASHED, worker, how)
         if task is not None:
             error = WorkerCrashedError(
@@ -557,9 +591,12 @@ class Supervisor(FrameReceiver):
                 "The pool replaced the worker and goes on with the other tasks; this task was "
                 "not retried, since it may be what killed the worker. If the task uses native "
                 "code, run it in-process to see the crash; if memory is the cause, split the work "
-                "into smaller tasks.",
+                "into smaller tasks."
+                + self._governance.crash_hint(exitcode)
+                + describe_stack(stack),
                 pid=worker.pid,
                 exitcode=exitcode,
+                stack=stack,
             )
             out.settle(task, error=error)
         if starting and not _killed_from_outside(exitcode):
@@ -616,6 +653,7 @@ class Supervisor(FrameReceiver):
                 self._initargs,
                 self._spin,
                 None if self._bell is None else self._bell[1],
+                self._governance,
             )
             self._handles.append(worker)
             if worker.counts is None:
@@ -671,6 +709,7 @@ class Supervisor(FrameReceiver):
 
     def _close(self) -> None:
         self._waiter.close()
+        self._governance.close()
         if self._segments is not None:
             self._segments.close()  # idle ones now; ones still lent when their task ends
         for conn in (

@@ -16,7 +16,11 @@ error means one task failed and the pool goes on.
         ├── ResultNotPicklableError    the task's return value could not be sent back; also a
         │                              pickle.PicklingError
         ├── WorkerCrashedError         the worker process died while running the task; also a
-        │                              concurrent.futures.process.BrokenProcessPool
+        │                              concurrent.futures.process.BrokenProcessPool; its text
+        │                              ends with the worker's Python stack at the crash
+        │                              (SIGSEGV, SIGABRT...; SIGKILL leaves none)
+        ├── MemoryLimitError           the task went over the pool's memory_limit; also a
+        │                              MemoryError; its worker was replaced
         ├── TaskTimeoutError           the task ran longer than its timeout; also a TimeoutError
         └── RemoteError                the task raised an exception that could not be sent back
                                        as itself; carries the type name and the message
@@ -43,6 +47,7 @@ from pickle import PicklingError
 
 __all__ = [
     "BrokenPoolError",
+    "MemoryLimitError",
     "NotPicklableError",
     "PoolError",
     "PoolShutdownError",
@@ -99,6 +104,29 @@ class RemoteError(TaskError):
         return (type(self), (self.type_name, self.message))
 
 
+class MemoryLimitError(TaskError, MemoryError):
+    """The task went over the pool's ``memory_limit``; its worker was replaced.
+
+    ``limit`` is the limit in bytes, ``task`` the task's name, ``peak`` the worker's peak
+    resident memory in bytes (None where it could not be measured).
+    """
+
+    def __init__(self, message: str, *, limit: int, task: str, peak: int | None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.task = task
+        self.peak = peak
+
+    def __reduce__(self):  # keep the fields through pickling (it is raised in the worker)
+        return (_rebuild_memory_limit_error, (str(self), self.limit, self.task, self.peak))
+
+
+def _rebuild_memory_limit_error(
+    message: str, limit: int, task: str, peak: int | None
+) -> MemoryLimitError:
+    return MemoryLimitError(message, limit=limit, task=task, peak=peak)
+
+
 class TaskTimeoutError(TaskError, TimeoutError):
     """The task ran longer than its timeout; its worker was stopped and replaced."""
 
@@ -114,14 +142,19 @@ class WorkerCrashedError(TaskError, BrokenProcessPool):
     that pool, ours is not broken: the worker was replaced and the other tasks go on.
 
     ``pid`` is the worker's process id, ``exitcode`` its exit status as ``multiprocessing``
-    reports it (negative for a signal), ``signal`` the signal's name when a signal killed it.
+    reports it (negative for a signal), ``signal`` the signal's name when a signal killed it,
+    ``stack`` the worker's Python stack at the crash as ``faulthandler`` wrote it (None when
+    there is none: SIGKILL, an exit).
     """
 
-    def __init__(self, message: str, *, pid: int | None, exitcode: int | None) -> None:
+    def __init__(
+        self, message: str, *, pid: int | None, exitcode: int | None, stack: str | None = None
+    ) -> None:
         super().__init__(message)
         self.pid = pid
         self.exitcode = exitcode
         self.signal: str | None = _signal_name(exitcode)
+        self.stack = stack
 
 
 class RemoteTraceback(Exception):
