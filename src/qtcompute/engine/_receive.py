@@ -215,8 +215,10 @@ class FrameReceiver:
                     value = pickle.loads(frame[_HEADER_SIZE:])[0]  # cheaper than a view
                 else:
                     value = pickle.loads(memoryview(frame)[_HEADER_SIZE:])[0]
-            except Exception as exc:
+            except BaseException as exc:  # sys.exit() in a __reduce__ too: the task ends
                 self._complete(worker, task, out, error=_undecodable_result(task, exc))
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 return
             self._complete(worker, task, out, result=value)
             return
@@ -236,7 +238,7 @@ class FrameReceiver:
             return
         try:
             fields = msg.decode_fields(frame)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             message: Any = exc
         else:
             if kind is msg.Result:  # the common case first, without building the message
@@ -274,7 +276,7 @@ class FrameReceiver:
                 ),
                 out,
             )
-        elif isinstance(message, Exception) and task is not None:
+        elif isinstance(message, (Exception, SystemExit)) and task is not None:
             self._complete(worker, task, out, error=_undecodable_result(task, message))
 
     def _complete(
@@ -350,7 +352,7 @@ class FrameReceiver:
         return result, error
 
 
-def _undecodable_result(task: Task, exc: Exception) -> ResultNotPicklableError:
+def _undecodable_result(task: Task, exc: BaseException) -> ResultNotPicklableError:
     return ResultNotPicklableError(
         f"The result of task {task.label} arrived but could not be unpickled in this "
         f"process ({type(exc).__name__}: {exc}). Return plain data, or make sure "

@@ -41,9 +41,11 @@ from qtcompute.engine._pickling import dumps_task
 from qtcompute.engine._process import WorkerHandle, WorkerState
 from qtcompute.engine._receive import FrameReceiver
 from qtcompute.engine._records import Outbox, PoolEvent, PoolStats, Task
+from qtcompute.engine._unretrieved import UnretrievedErrors
 from qtcompute.engine._waiter import make_waiter
 from qtcompute.engine.errors import (
     BrokenPoolError,
+    NotPicklableError,
     PoolShutdownError,
     TaskTimeoutError,
     WorkerCrashedError,
@@ -115,6 +117,8 @@ class Supervisor(FrameReceiver):
         self._crashes = 0
         self._restarts = 0
         self._started_once = False
+        self.interpreter_exiting = False  # set by the pool's atexit hook (see _pool)
+        self.unretrieved = UnretrievedErrors()  # failed futures whose error nobody saw yet
         # The write end of the lifeline stays here, unwritten; workers watch the read end for EOF.
         self._lifeline_reader, self._lifeline_writer = ctx.Pipe(duplex=False)
         self._wakeup_reader, self._wakeup_writer = ctx.Pipe(duplex=False)
@@ -149,20 +153,22 @@ class Supervisor(FrameReceiver):
     ) -> TaskFuture[Any]:
         if not callable(fn):
             raise TypeError(f"the task function must be callable, not {type(fn).__name__}")
-        # Pickling errors surface here, in the caller; large arguments are copied to shared
-        # memory here too, outside the lock.
-        body = dumps_task(fn, args, kwargs, self._segments)
         # Outside the lock: a user object's __qualname__ or __repr__ may be anything.
         label = getattr(fn, "__qualname__", None) or repr(fn)
+        # Large arguments are copied to shared memory here, outside the lock.
+        try:
+            body = dumps_task(fn, args, kwargs, self._segments)
+        except NotPicklableError as exc:
+            # The future fails with it, as ProcessPoolExecutor's does: raising here would abort
+            # a PyQt5 app from the slot that submitted.
+            return self._failed_at_submit(exc, label)
         with self._lock:
             if not _levels_unchanged:
                 self._send_log_levels()
             if self._broken is not None or self._shutdown:
                 # The arguments' segments were borrowed for nothing: give them back.
                 _shm.end_loans(body.segments, self._segments, None, sent=False)
-                if self._broken is not None:
-                    raise self._broken
-                raise PoolShutdownError("cannot schedule new tasks after shutdown()")
+                self._refuse_new_task()
             task_id = next(self._task_ids)
             frame = msg.frame(task_id, body)
             worker = self._idle.pop() if self._idle and not self._pending else None
@@ -197,6 +203,28 @@ class Supervisor(FrameReceiver):
         out.deliver()
         return future
 
+    def _refuse_new_task(self) -> None:
+        """Raise what submit() raises on a pool that takes no more tasks (under the lock)."""
+        if self._broken is not None:
+            raise self._broken
+        if self.interpreter_exiting:
+            # CPython's executors' words and type, for code that checks either.
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+        raise PoolShutdownError("cannot schedule new tasks after shutdown()")
+
+    def _failed_at_submit(self, error: NotPicklableError, label: str) -> TaskFuture[Any]:
+        with self._lock:
+            if self._broken is not None or self._shutdown:
+                self._refuse_new_task()  # a pool that is closed says so first
+        # The tracebacks refer to the frames that hold the arguments: drop them, the message
+        # names the culprit.
+        error.__traceback__ = None
+        if error.__cause__ is not None:
+            error.__cause__.__traceback__ = None
+        future: TaskFuture[Any] = TaskFuture(next(self._task_ids), self)
+        future._settle(None, error, label)
+        return future
+
     def forget(self, future: TaskFuture[Any]) -> None:
         """Drop a task its owner cancelled before it ran."""
         out = Outbox()
@@ -225,12 +253,27 @@ class Supervisor(FrameReceiver):
             self._shutdown = True
             self._stop_running = self._stop_running or stop_running
             if cancel_futures:
-                while self._pending:
-                    out.cancel_pending(self._pop_pending())
+                self._cancel_pending(out)
         out.deliver()
         self.wake()
         if wait and threading.current_thread() is not self._thread:
             self._thread.join()
+
+    def _cancel_pending(self, out: Outbox) -> None:
+        """``shutdown(cancel_futures=True)``: cancel the tasks no worker will take. A worker
+        still starting takes the first task in the queue as soon as it is ready, as CPython's
+        call queue holds a task for each worker it starts: that one runs."""
+        promised = sum(1 for w in self._handles if w.state is WorkerState.STARTING)
+        kept: list[Task] = []
+        while self._pending:
+            task = self._pop_pending()
+            if len(kept) < promised and not task.finished:
+                kept.append(task)
+            else:
+                out.cancel_pending(task)
+        for task in kept:
+            self._pending.append(task)
+            self._queued[task.future.task_id] = task
 
     def ping(self, timeout: float | None) -> dict[int, float]:
         """Round-trip a message through every worker; wait for starting workers first."""
@@ -447,6 +490,7 @@ class Supervisor(FrameReceiver):
                     worker.kill()
             out.deliver()
         finally:
+            self.unretrieved.flush()  # the pool is done: errors nobody retrieved are logged
             self._close()
 
     def _next_timeout(self) -> float | None:

@@ -464,6 +464,8 @@ def _outcome(task_id: int, frame: bytes, loans: list[Any], held: dict[int, Any] 
             return msg.encode_result(task_id, value, held)
         except Exception as exc:
             reply = _unpicklable_result(exc, value)
+        except BaseException as exc:  # sys.exit() in a __reduce__: the task's outcome, as above
+            reply = pack_exception(exc)
     return msg.encode(task_id, reply)
 
 
