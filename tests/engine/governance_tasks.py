@@ -15,6 +15,10 @@ def getpid():
     return os.getpid()
 
 
+def square(x):
+    return x * x
+
+
 def allocate(size):
     """Allocate and touch ``size`` bytes (every page, so that it is resident); return how many."""
     data = bytearray(size)
@@ -113,4 +117,11 @@ def many_threads_then_segfault(threads, depth):
 
 
 def logger_enabled_for(name, level):
+    return logging.getLogger(name).isEnabledFor(level)
+
+
+def level_after_gate(path, name, level):
+    """Wait for the test's gate (a FIFO), then say whether ``name`` logs at ``level``."""
+    with open(path) as fifo:
+        fifo.read()
     return logging.getLogger(name).isEnabledFor(level)

@@ -67,6 +67,46 @@ def test_max_tasks_per_child_under_load(make_pool):
     assert len(counts) >= 10
 
 
+def test_tasks_queued_at_shutdown_still_run_on_replacement_workers(make_pool):
+    """CPython's test_max_tasks_early_shutdown: one task per worker, six tasks, shutdown()."""
+    pool = make_pool(3, max_tasks_per_child=1)
+    futures = [pool.submit(tasks.square, i) for i in range(6)]
+    pool.shutdown()
+    assert [future.result(timeout=60) for future in futures] == [i * i for i in range(6)]
+    assert pool.stats().alive == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the gates are FIFOs; SIGKILL")
+def test_a_new_workers_levels_do_not_hide_a_change_from_the_others(make_pool, make_gate):
+    """A level change, then a replacement worker starts (and takes the new levels): the worker
+    that was already running must still get the change with the next submit."""
+    import logging
+    import os
+    import signal
+
+    pool = make_pool(2)
+    pool.ping(timeout=60)
+    logger = logging.getLogger("app.race")
+    try:
+        logger.setLevel(logging.DEBUG)
+        started = wait_for_state(pool, WorkerState.READY)
+        victim = pool.pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        started.wait()  # the replacement is up, with the levels of after the change
+        gates = [make_gate(), make_gate()]
+        # One task in flight per worker: the two gated tasks run on the two workers.
+        futures = [
+            pool.submit(tasks.level_after_gate, gate.path, "app.race", logging.DEBUG)
+            for gate in gates
+        ]
+        for gate in gates:
+            gate.release()
+        assert [f.result(timeout=60) for f in futures] == [True, True]
+        assert len({f.pid for f in futures}) == 2
+    finally:
+        logger.setLevel(logging.NOTSET)
+
+
 # --- memory_limit ---------------------------------------------------------------------------
 
 

@@ -119,7 +119,8 @@ class Governance:
         self.job = _winjob.make_job(memory_limit)  # None except on Windows
 
     def settings(self, crash_log: Any) -> WorkerSettings:
-        return WorkerSettings(self.memory_limit, crash_log, _worker_logging.snapshot())
+        levels = _worker_logging.snapshot(rearm=False)
+        return WorkerSettings(self.memory_limit, crash_log, levels)
 
     def adopt(self, pid: int) -> None:
         """A worker just started: into the pool's job (Windows)."""
