@@ -125,3 +125,17 @@ def level_after_gate(path, name, level):
     with open(path) as fifo:
         fifo.read()
     return logging.getLogger(name).isEnabledFor(level)
+
+
+def numpy_ones(size):
+    import numpy
+
+    return int(numpy.ones(size, dtype=numpy.uint8).sum())
+
+
+def make_an_event_loop():
+    """asyncio logs 'Using selector: ...' at DEBUG when it makes a loop: real code that logs."""
+    import asyncio
+
+    asyncio.new_event_loop().close()
+    return os.getpid()

@@ -177,6 +177,16 @@ def test_a_task_over_the_limit_fails_and_its_worker_is_replaced(make_pool, fn, a
     assert pool.stats().crashes == 0
 
 
+def test_numpy_going_over_the_limit(make_pool):
+    pytest.importorskip("numpy")
+    pool = make_pool(1, memory_limit=LIMIT)
+    assert pool.submit(tasks.numpy_ones, 32 * MiB).result(timeout=60) == 32 * MiB
+    with pytest.raises(MemoryLimitError) as info:
+        pool.submit(tasks.numpy_ones, 2 * LIMIT).result(timeout=60)
+    assert "Unable to allocate" in str(info.value.__cause__), "NumPy's own MemoryError"
+    assert "numpy_ones" in str(info.value)
+
+
 def test_a_memory_error_under_a_limit_is_a_memory_limit_error(make_pool):
     pool = make_pool(1, memory_limit=LIMIT)
     with pytest.raises(MemoryLimitError) as info:
