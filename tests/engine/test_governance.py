@@ -21,6 +21,8 @@ from qtcompute.errors import MemoryLimitError, TaskError
 
 MiB = 1 << 20
 LIMIT = 256 * MiB
+# macOS enforces no memory rlimit: there the task runs, and its peak fails it afterwards.
+ENFORCED = sys.platform != "darwin"
 
 
 # --- max_tasks_per_child -----------------------------------------------------------------
@@ -166,11 +168,12 @@ def test_a_task_over_the_limit_fails_and_its_worker_is_replaced(make_pool, fn, a
     assert isinstance(error, MemoryError) and isinstance(error, TaskError)
     assert (error.limit, error.task) == (LIMIT, fn.__qualname__)
     assert error.peak is not None and error.peak > 0
-    if sys.platform != "darwin":  # enforced: the allocation failed before the peak got there
+    if ENFORCED:  # the allocation failed before the peak got there
         assert error.peak < LIMIT
     message = str(error)
     assert "256.0 MiB" in message and fn.__qualname__ in message and "peak" in message
-    assert "MemoryError" in str(error.__cause__), "the worker's traceback of the failure"
+    if ENFORCED:
+        assert "MemoryError" in str(error.__cause__), "the worker's traceback of the failure"
     assert stopped.wait()[0].pid == future.pid, "the worker is replaced, not reused"
     assert pool.submit(tasks.getpid).result(timeout=60) != future.pid
     assert pool.submit(tasks.allocate, 16 * MiB).result(timeout=60) == 16 * MiB
@@ -183,7 +186,8 @@ def test_numpy_going_over_the_limit(make_pool):
     assert pool.submit(tasks.numpy_ones, 32 * MiB).result(timeout=60) == 32 * MiB
     with pytest.raises(MemoryLimitError) as info:
         pool.submit(tasks.numpy_ones, 2 * LIMIT).result(timeout=60)
-    assert "Unable to allocate" in str(info.value.__cause__), "NumPy's own MemoryError"
+    if ENFORCED:
+        assert "Unable to allocate" in str(info.value.__cause__), "NumPy's own MemoryError"
     assert "numpy_ones" in str(info.value)
 
 
