@@ -43,6 +43,7 @@ def test_max_tasks_per_child_is_validated_as_cpython_does(value, error, text):
         Pool(1, max_tasks_per_child=value)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork on Windows")
 def test_max_tasks_per_child_refuses_fork():
     with pytest.raises(ValueError, match="incompatible with the 'fork'"):
         Pool(1, max_tasks_per_child=2, start_method="fork")
