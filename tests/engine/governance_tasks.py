@@ -15,6 +15,10 @@ def getpid():
     return os.getpid()
 
 
+def square(x):
+    return x * x
+
+
 def allocate(size):
     """Allocate and touch ``size`` bytes (every page, so that it is resident); return how many."""
     data = bytearray(size)
@@ -114,3 +118,24 @@ def many_threads_then_segfault(threads, depth):
 
 def logger_enabled_for(name, level):
     return logging.getLogger(name).isEnabledFor(level)
+
+
+def level_after_gate(path, name, level):
+    """Wait for the test's gate (a FIFO), then say whether ``name`` logs at ``level``."""
+    with open(path) as fifo:
+        fifo.read()
+    return logging.getLogger(name).isEnabledFor(level)
+
+
+def numpy_ones(size):
+    import numpy
+
+    return int(numpy.ones(size, dtype=numpy.uint8).sum())
+
+
+def make_an_event_loop():
+    """asyncio logs 'Using selector: ...' at DEBUG when it makes a loop: real code that logs."""
+    import asyncio
+
+    asyncio.new_event_loop().close()
+    return os.getpid()

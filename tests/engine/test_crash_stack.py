@@ -112,6 +112,23 @@ def test_the_crashed_threads_frames_are_found_in_a_dump():
     assert crashed_thread_stack(dump) == '  File "/app/native.py", line 7 in crunch'
 
 
+@pytest.mark.parametrize("sep", ["/", "\\"])
+def test_a_frozen_apps_relative_paths_are_cut_at_the_engine_too(sep):
+    """PyInstaller's bundles name files relative to the bundle (seen in a real onedir build)."""
+    dump = (
+        "Current thread 0x02 (most recent call first):\n"
+        '  File "ctypes/__init__.py", line 519 in string_at\n'
+        '  File "crashapp.py", line 8 in crunch\n'
+        f'  File "qtcompute{sep}engine{sep}_worker.py", line 451 in _outcome\n'
+        '  File "multiprocessing/spawn.py", line 122 in spawn_main\n'
+        '  File "crashapp.py", line 31 in <module>\n'
+    )
+    assert crashed_thread_stack(dump).splitlines() == [
+        '  File "ctypes/__init__.py", line 519 in string_at',
+        '  File "crashapp.py", line 8 in crunch',
+    ]
+
+
 def _wait_until_fifo_is_opened(path: str) -> None:
     """Block until a reader has the FIFO open: opening the write end waits for it. Keeps the
     write end open (never written) so the task stays blocked in its read."""

@@ -52,6 +52,16 @@ def test_records_reach_the_parents_handler_with_their_fields(make_pool, collect)
     assert isinstance(record, logging.LogRecord)
 
 
+def test_a_library_logging_in_the_worker_reaches_the_parent(make_pool, caplog):
+    """asyncio's own debug() call, in a worker, at the level the parent set for asyncio."""
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    pool = make_pool(1)
+    pid = pool.submit(tasks.make_an_event_loop).result(timeout=60)
+    (record,) = [r for r in caplog.records if r.name == "asyncio"]
+    assert record.levelno == logging.DEBUG and record.getMessage().startswith("Using selector")
+    assert record.process == pid and "asyncio" in record.pathname
+
+
 def test_exception_text_travels_with_the_record(make_pool, caplog):
     caplog.set_level(logging.INFO)
     pool = make_pool(1)

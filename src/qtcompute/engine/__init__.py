@@ -34,7 +34,11 @@ Data flow::
                                          terminate / kill after grace
 
     parent death: each worker holds the read end of a "lifeline" pipe whose write end only the
-    parent holds (EOF = parent gone), plus PR_SET_PDEATHSIG on Linux.
+    parent holds (EOF = parent gone), plus PR_SET_PDEATHSIG on Linux and a kill-on-close Job
+    Object on Windows (_winjob).
+    crash stacks: each worker's faulthandler writes to a pipe the pool reads once the worker is
+    dead (_crash_report). logging: records go up as Log frames, the parent's levels come down
+    (_worker_logging). memory_limit, max_tasks_per_child: _governance.
 
 One task in flight per worker: stopping a worker (timeout, ``TaskFuture.stop()``, crash) never
 loses any other task. Frames are ``task id + kind + pickle`` over two private one-way pipes per

@@ -22,14 +22,13 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import os
+import re
 import sys
 from typing import Any
 
 _MAX_DUMP = 1 << 20  # bytes read from a crash log at most
-_ENGINE_FRAMES = (
-    os.sep + os.path.join("qtcompute", "engine") + os.sep,
-    os.sep + "multiprocessing" + os.sep,
-)
+# A frame line as faulthandler writes it; in a frozen app the paths are relative to the bundle.
+_FRAME = re.compile(r'\s+File "(?P<path>.*)", line \d+ in ')
 
 _kept: Any = None  # the worker's end, kept open for as long as the process lives
 
@@ -113,8 +112,9 @@ def enable_in_worker(child_end: Any) -> None:
 
 
 def crashed_thread_stack(dump: str) -> str:
-    """The frames of the thread that crashed, most recent first, without the engine's own
-    frames (the worker loop, multiprocessing's bootstrap): what the task was doing."""
+    """The frames of the thread that crashed, most recent first, down to the first of the
+    engine's own (below it: the worker loop, multiprocessing's bootstrap): what the task, and
+    the libraries it called, were doing."""
     lines = dump.splitlines()
     start = next(
         (i for i, line in enumerate(lines) if line.startswith("Current thread")),
@@ -124,11 +124,16 @@ def crashed_thread_stack(dump: str) -> str:
         return ""
     frames = []
     for line in lines[start + 1 :]:
-        if not line.startswith("  "):
-            break
-        if not any(part in line for part in _ENGINE_FRAMES) and '"<string>"' not in line:
-            frames.append(line)
+        match = _FRAME.match(line)
+        if match is None or _is_engine(match.group("path")):
+            break  # the rest is the worker loop and the process's bootstrap
+        frames.append(line)
     return "\n".join(frames)
+
+
+def _is_engine(path: str) -> bool:
+    path = "/" + path.replace("\\", "/")
+    return "/qtcompute/engine/" in path
 
 
 def describe_stack(dump: str | None) -> str:

@@ -119,7 +119,8 @@ class Governance:
         self.job = _winjob.make_job(memory_limit)  # None except on Windows
 
     def settings(self, crash_log: Any) -> WorkerSettings:
-        return WorkerSettings(self.memory_limit, crash_log, _worker_logging.snapshot())
+        levels = _worker_logging.snapshot(rearm=False)
+        return WorkerSettings(self.memory_limit, crash_log, levels)
 
     def adopt(self, pid: int) -> None:
         """A worker just started: into the pool's job (Windows)."""
@@ -172,7 +173,7 @@ class MemoryGuard:
         what = "an allocation failed" if cause is not None else "its peak went over the limit"
         return MemoryLimitError(
             f"Task {task} went over the pool's memory_limit of {format_size(self.limit)} "
-            f"({what}; the worker's peak resident memory was {peak_text}). The worker was "
+            f"({what}; the worker's peak memory use was {peak_text}). The worker was "
             "replaced and the pool goes on. Split the work into smaller tasks, or raise "
             "memory_limit.",
             limit=self.limit,
@@ -204,7 +205,8 @@ def _enforce(limit: int) -> None:
 
 
 def peak_memory() -> int | None:
-    """The worker's peak resident memory in bytes (None where it cannot be measured)."""
+    """The worker's peak memory use in bytes: resident (``getrusage``) on POSIX, committed
+    private bytes on Windows (what a job's process memory limit counts); None if unknown."""
     if sys.platform == "win32":
         try:
             import psutil

@@ -87,6 +87,9 @@ class WorkerHandle:
         )
         try:
             self.process.start()
+        except BaseException:
+            self.crash_log.close()  # no worker will write to it, nobody would reap it
+            raise
         finally:
             # The child has its own copies now; ours would hide the EOF of its death.
             task_reader.close()

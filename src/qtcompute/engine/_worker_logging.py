@@ -43,15 +43,19 @@ class LogLevels(NamedTuple):
 # --- in the parent ---------------------------------------------------------------------------
 
 
-def snapshot() -> LogLevels:
-    """The parent's levels now; re-arms the change probe."""
+def snapshot(*, rearm: bool = True) -> LogLevels:
+    """The parent's levels now. ``rearm``: for every worker (sent by ``submit``), so a change
+    after this one is seen; not for one new worker, which must not hide a change from the
+    others."""
+    if rearm:
+        # Before reading: a change made while we read clears the cache, and is seen next time.
+        _PROBE.isEnabledFor(logging.CRITICAL)
     manager = logging.Logger.manager
     loggers = tuple(
         (name, logger.level)
         for name, logger in list(manager.loggerDict.items())
         if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET
     )
-    _PROBE.isEnabledFor(logging.CRITICAL)  # fills PROBE_CACHE until the next level change
     return LogLevels(logging.root.level, manager.disable, loggers)
 
 

@@ -107,8 +107,8 @@ class RemoteError(TaskError):
 class MemoryLimitError(TaskError, MemoryError):
     """The task went over the pool's ``memory_limit``; its worker was replaced.
 
-    ``limit`` is the limit in bytes, ``task`` the task's name, ``peak`` the worker's peak
-    resident memory in bytes (None where it could not be measured).
+    ``limit`` is the limit in bytes, ``task`` the task's name, ``peak`` the worker's peak memory
+    use in bytes (resident on POSIX, committed on Windows; None where it could not be measured).
     """
 
     def __init__(self, message: str, *, limit: int, task: str, peak: int | None) -> None:
