@@ -89,3 +89,13 @@ def test_a_crashed_worker_nobody_looks_at_is_logged(pool, caplog):
     gc.collect()
     (record,) = never_retrieved(caplog)
     assert "WorkerCrashedError" in record.getMessage()
+
+
+def test_a_map_that_raised_does_not_log_its_other_chunks(pool, caplog):
+    results = pool.map(lambda x: x, range(100), chunksize=10)  # every chunk fails alike
+    with pytest.raises(TypeError, match="lambda"):
+        next(results)
+    del results
+    gc.collect()
+    pool.shutdown()
+    assert never_retrieved(caplog) == []

@@ -263,9 +263,20 @@ def _results_in_order(futures: list[TaskFuture[list[T]]], end_time: float | None
             chunk.reverse()
             while chunk:
                 yield chunk.pop()
+    except BaseException:
+        # The caller has the first error: the errors of later chunks (the same lambda in each,
+        # most often) are not news, and are not logged as never retrieved.
+        for future in futures:
+            future.add_done_callback(_seen)
+        raise
     finally:
         for future in futures:
             future.cancel()
+
+
+def _seen(future: TaskFuture[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _worker_count(workers: int | None, max_workers: int | None) -> int:
