@@ -39,6 +39,22 @@ def test_map_holds_no_reference_to_a_result_it_has_yielded(make_pool):
     assert seen == 50
 
 
+@pytest.mark.parametrize("path", ["sent-at-once", "queued"])
+def test_an_argument_is_not_kept_once_its_task_is_done(make_pool, path):
+    pool = make_pool(1)
+    pool.ping(timeout=60)
+    argument = tasks.Sizeable(1)
+    ref = weakref.ref(argument)
+    first = pool.submit(tasks.add, 1, 2) if path == "queued" else None
+    future = pool.submit(tasks.identity, argument)
+    del argument
+    if first is not None:
+        assert first.result(timeout=60) == 3
+    assert future.result(timeout=60).value == 1
+    gc.collect()
+    assert ref() is None, "the pool still holds the task's argument"
+
+
 def test_cancel_futures_spares_the_tasks_workers_have_taken(start_method):
     """Submitted while the workers start, then shut down at once: CPython's call queue holds a
     task per worker, which runs; the rest is cancelled, and nothing ends any other way."""
