@@ -372,3 +372,34 @@ def test_a_real_pyqt5_app_survives_task_failures_submitted_from_slots(tmp_path) 
     assert "lock NotPicklableError" in done.stdout
     assert "closed PoolShutdownError" in done.stdout
     assert "survived" in done.stdout
+
+
+def _never_retrieved(caplog) -> list:
+    return [
+        r for r in caplog.records if r.getMessage().startswith("Task exception was never retrieved")
+    ]
+
+
+def test_an_error_nobody_handles_is_logged_once(qtbot, qapp, pool, caplog) -> None:
+    runner = TaskRunner(pool, owns_executor=False)
+    runner.submit(qt_tasks.fail, "nobody listens")
+    qtbot.waitUntil(lambda: bool(_never_retrieved(caplog)), timeout=WORKER_START_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: runner.active() == 0)
+    (record,) = _never_retrieved(caplog)
+    assert record.name.startswith("qtcompute")
+    assert "ValueError: nobody listens" in caplog.text
+
+
+@pytest.mark.parametrize("how", ["on_error", "failed-signal"])
+def test_a_handled_error_is_not_logged(qtbot, qapp, pool, caplog, how) -> None:
+    runner = TaskRunner(pool, owns_executor=False)
+    seen: list[BaseException] = []
+    if how == "on_error":
+        handle = runner.submit(qt_tasks.fail, "handled", on_error=seen.append)
+    else:
+        handle = runner.submit(qt_tasks.fail, "handled")
+        handle.failed.connect(seen.append)
+    with qtbot.waitSignal(handle.failed, timeout=WORKER_START_TIMEOUT_MS):
+        pass
+    assert len(seen) == 1
+    assert _never_retrieved(caplog) == []

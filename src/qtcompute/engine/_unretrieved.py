@@ -42,7 +42,10 @@ class UnretrievedErrors:
 
     def _collector(self, task_id: int) -> Any:
         def collected(_ref: weakref.ref[Any]) -> None:
-            self._log(task_id, "its future was garbage-collected")
+            try:
+                self._log(task_id, "its future was garbage-collected")
+            except Exception:  # pragma: no cover - logging torn down at interpreter exit
+                pass
 
         return collected
 

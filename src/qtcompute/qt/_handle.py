@@ -18,8 +18,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+import qtpy
 from qtpy.QtCore import QObject, Signal
 
+from qtcompute.engine._unretrieved import MESSAGE as NEVER_RETRIEVED
 from qtcompute.qt._compat import emit, is_alive, is_deleted
 
 if TYPE_CHECKING:
@@ -208,8 +210,19 @@ class TaskHandle(QObject):
         self._settle()
         if exc is not None:
             logger.debug("task failed: %r", exc)
+            # Retrieved from the future, but seen by nobody: logged as the engine logs errors
+            # nobody retrieved (see qtcompute.engine._unretrieved).
+            unseen = not self._callbacks["error"] and not _has_receivers(self, self.failed)
             emit(self.failed, exc)
             self._call("error", exc)
+            if unseen:
+                logger.error(
+                    "%s (no on_error and nothing connected to failed): a task failed with %s. "
+                    "Pass on_error= to TaskRunner.submit or connect the handle's failed signal.",
+                    NEVER_RETRIEVED,
+                    type(exc).__name__,
+                    exc_info=(type(exc), exc, exc.__traceback__),
+                )
         else:
             result = future.result()
             emit(self.finished, result)
@@ -256,3 +269,15 @@ class TaskHandle(QObject):
         # Emitted from the owner's C++ destructor: the owner must not be touched any more.
         self._owner = None
         self._detach()
+
+
+def _has_receivers(obj: QObject, signal: Any) -> bool:
+    """Is anything connected to ``signal`` of ``obj``? True when the binding cannot tell."""
+    try:
+        if qtpy.PYQT5 or qtpy.PYQT6:
+            return bool(obj.receivers(signal) > 0)
+        from qtpy.QtCore import QMetaMethod
+
+        return bool(obj.isSignalConnected(QMetaMethod.fromSignal(signal)))
+    except Exception:
+        return True
