@@ -94,8 +94,19 @@ def test_a_dump_larger_than_the_pipe_does_not_hang_the_dying_worker(make_pool):
 def test_an_access_violation_names_the_task_on_windows(make_pool):
     error = crash(make_pool(1), tasks.segfault_in_task)
     assert error.exitcode == 0xC0000005  # STATUS_ACCESS_VIOLATION
+    assert "access violation" in str(error)
     assert frame_line(tasks.segfault_in_task, "string_at(0)") in str(error)
     assert "access violation" in error.stack.lower()
+
+
+def test_windows_crash_codes_are_named():
+    """What multiprocessing reports on Windows for a worker that crashed (its NTSTATUS)."""
+    from qtcompute.engine.errors import describe_death
+
+    text = describe_death(0xC0000005)
+    assert "access violation (0xC0000005)" in text and "native code" in text
+    assert "abort()" in describe_death(0xC0000409)
+    assert describe_death(3).startswith("exited with code 3")
 
 
 def test_the_crashed_threads_frames_are_found_in_a_dump():

@@ -54,7 +54,8 @@ def test_a_worker_is_replaced_after_max_tasks_per_child(make_pool):
     stopped = wait_for_state(pool, WorkerState.STOPPED, count=2)
     pids = [pool.submit(tasks.getpid).result(timeout=60) for _ in range(6)]
     assert list(Counter(pids).values()) == [2, 2, 2], pids
-    assert {event.pid for event in stopped.wait()} <= set(pids[:4])
+    # The first two workers stopped (the third may have, too, by the time we look).
+    assert set(pids[:4]) <= {event.pid for event in stopped.wait()} <= set(pids)
     stats = pool.stats()
     assert stats.crashes == 0, "a planned replacement is no crash"
     assert stats.restarts >= 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import governance_tasks as tasks
 import pytest
@@ -12,34 +13,61 @@ from qtcompute.engine import _worker_logging
 
 
 class Collect(logging.Handler):
-    """A real handler in the parent: keeps what reaches it."""
+    """A real handler in the parent: keeps what reaches it, and can be waited on.
+
+    Records are handled by whichever pool thread read them: one logged just before a task
+    returned may be handled just after ``result()`` returned, so tests wait for them.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.records: list[logging.LogRecord] = []
+        self._arrived = threading.Condition()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        with self._arrived:
+            self.records.append(record)
+            self._arrived.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[logging.LogRecord]:
+        with self._arrived:
+            assert self._arrived.wait_for(lambda: len(self.records) >= count, timeout), (
+                f"{len(self.records)} of {count} records arrived"
+            )
+            return list(self.records)
 
 
 @pytest.fixture
-def collect():
-    """A handler on logger ``app`` (not propagating) at INFO; levels restored afterwards."""
-    logger = logging.getLogger("app")
-    handler = Collect()
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    yield handler
-    logger.removeHandler(handler)
-    logger.setLevel(logging.NOTSET)
-    logger.propagate = True
+def make_collector():
+    """A handler on a logger (not propagating) at a level; all restored afterwards."""
+    made: list[tuple[logging.Logger, Collect, int]] = []
+
+    def make(name: str, level: int = logging.INFO) -> Collect:
+        logger = logging.getLogger(name)
+        handler = Collect()
+        made.append((logger, handler, logger.level))
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
+        return handler
+
+    yield make
+    for logger, handler, level in made:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = True
+
+
+@pytest.fixture
+def collect(make_collector):
+    """A handler on logger ``app`` at INFO."""
+    return make_collector("app")
 
 
 def test_records_reach_the_parents_handler_with_their_fields(make_pool, collect):
     pool = make_pool(1)
     pid = pool.submit(tasks.log_at_every_level, "app.worker").result(timeout=60)
-    records = collect.records
+    records = collect.wait_for(3)
     assert [(r.name, r.levelname, r.getMessage()) for r in records] == [
         ("app.worker", "INFO", f"info from {pid}"),
         ("app.worker", "WARNING", f"warning from {pid}"),
@@ -52,30 +80,30 @@ def test_records_reach_the_parents_handler_with_their_fields(make_pool, collect)
     assert isinstance(record, logging.LogRecord)
 
 
-def test_a_library_logging_in_the_worker_reaches_the_parent(make_pool, caplog):
+def test_a_library_logging_in_the_worker_reaches_the_parent(make_pool, make_collector):
     """asyncio's own debug() call, in a worker, at the level the parent set for asyncio."""
-    caplog.set_level(logging.DEBUG, logger="asyncio")
+    collect = make_collector("asyncio", logging.DEBUG)
     pool = make_pool(1)
     pid = pool.submit(tasks.make_an_event_loop).result(timeout=60)
-    (record,) = [r for r in caplog.records if r.name == "asyncio"]
+    (record,) = collect.wait_for(1)
     assert record.levelno == logging.DEBUG and record.getMessage().startswith("Using selector")
     assert record.process == pid and "asyncio" in record.pathname
 
 
-def test_exception_text_travels_with_the_record(make_pool, caplog):
-    caplog.set_level(logging.INFO)
+def test_exception_text_travels_with_the_record(make_pool, collect):
     pool = make_pool(1)
     pool.submit(tasks.log_exception, "app.errors").result(timeout=60)
-    (record,) = [r for r in caplog.records if r.name == "app.errors"]
+    (record,) = collect.wait_for(1)
     assert record.levelno == logging.ERROR and record.exc_info is None
     assert "KeyError: 'missing'" in record.exc_text and "log_exception" in record.exc_text
-    assert "KeyError: 'missing'" in caplog.text, "formatted by the parent's handler"
+    text = logging.Formatter().format(record)
+    assert "lookup failed in the worker" in text and "KeyError: 'missing'" in text, "formatted"
 
 
 def test_plain_extra_attributes_travel_and_others_are_dropped(make_pool, collect):
     pool = make_pool(1)
     pool.submit(tasks.log_with_extra, "app.extra").result(timeout=60)
-    (record,) = collect.records
+    (record,) = collect.wait_for(1)
     assert record.job == "j-42" and not hasattr(record, "obj")
 
 
@@ -87,7 +115,7 @@ def test_the_worker_follows_the_parents_levels_and_their_changes(make_pool, coll
     futures = [pool.submit(tasks.logger_enabled_for, "app.x", logging.DEBUG) for _ in range(4)]
     assert all(f.result(timeout=60) for f in futures), "the change reached every worker"
     pool.submit(tasks.log_at_every_level, "app.y").result(timeout=60)
-    assert [r.levelname for r in collect.records][:1] == ["DEBUG"]
+    assert [r.levelname for r in collect.wait_for(4)] == ["DEBUG", "INFO", "WARNING", "ERROR"]
     logging.getLogger("app").setLevel(logging.ERROR)
     assert not pool.submit(tasks.logger_enabled_for, "app.x", logging.WARNING).result(timeout=60)
 
@@ -95,7 +123,8 @@ def test_the_worker_follows_the_parents_levels_and_their_changes(make_pool, coll
 def test_a_silent_logger_sends_nothing(make_pool, collect):
     pool = make_pool(1)
     assert pool.submit(tasks.debug_in_a_loop, "app.loop", 100_000).result(timeout=60) == 100_000
-    assert collect.records == []
+    pool.submit(tasks.log_and_print, "app.loop").result(timeout=60)  # a WARNING as a marker
+    assert [r.getMessage() for r in collect.wait_for(1)] == ["logged by the worker"]
 
 
 def test_logging_disable_in_the_parent_reaches_the_worker(make_pool, collect):

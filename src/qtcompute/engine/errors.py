@@ -193,6 +193,18 @@ _SIGNAL_CAUSES = {
 }
 
 
+# A process that dies of an unhandled exception on Windows exits with its NTSTATUS code.
+_WINDOWS_CRASHES = {
+    0xC0000005: ("an access violation", _SIGNAL_CAUSES["SIGSEGV"]),
+    0xC00000FD: ("a stack overflow", "deep recursion in native code, or a recursion limit raised"),
+    0xC0000374: ("heap corruption", "native code wrote past the memory it allocated"),
+    0xC0000409: (
+        "a fail-fast exit (abort() or a stack buffer overrun)",
+        _SIGNAL_CAUSES["SIGABRT"],
+    ),
+}
+
+
 def describe_death(exitcode: int | None) -> str:
     """Say how a process ended and what most likely caused it."""
     name = _signal_name(exitcode)
@@ -201,6 +213,9 @@ def describe_death(exitcode: int | None) -> str:
         return f"killed by {name}; likely cause: {cause}"
     if exitcode is None:
         return "ended with an unknown status"
+    if exitcode in _WINDOWS_CRASHES:  # an NTSTATUS: Windows' counterpart of a fatal signal
+        name, cause = _WINDOWS_CRASHES[exitcode]
+        return f"crashed with {name} (0x{exitcode:08X}); likely cause: {cause}"
     return (
         f"exited with code {exitcode}; likely cause: the task (or a library it called) ended the "
         "process with os._exit() or exit() from native code, or the interpreter ran out of memory"
