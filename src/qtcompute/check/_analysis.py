@@ -47,13 +47,13 @@ class Module:
     @cached_property
     def uses_processes(self) -> bool:
         """Whether the module imports anything that can start processes."""
-        for bindings in self._all_bindings():
+        for bindings in self.all_bindings():
             for b in bindings:
                 if b.how == "import" and b.qualname and b.qualname.startswith(PROCESS_MODULES):
                     return True
         return False
 
-    def _all_bindings(self) -> Iterator[list[Binding]]:
+    def all_bindings(self) -> Iterator[list[Binding]]:
         seen = {self._r.module_scope}
         yield from self._r.module_scope.bindings.values()
         for func in self.functions:
@@ -159,6 +159,8 @@ class Module:
         if cls is not None:
             if self.is_process_class(cls):
                 return k.PROCESS
+            if self.is_thread_class(cls):
+                return k.THREAD
             return k.QT_OBJECT if self.is_qt_class(cls) else None
         if isinstance(func, ast.Attribute) and qualname is None:
             receiver = self.kind_of(func.value, scope, at, depth + 1)
@@ -214,6 +216,10 @@ class Module:
     def is_process_class(self, cls: ClassInfo) -> bool:
         return self._class_is(cls, "process", k.PROCESS_CLASSES.__contains__)
 
+    def is_thread_class(self, cls: ClassInfo) -> bool:
+        """A ``threading.Thread`` or ``QThread`` subclass: its ``run`` runs in another thread."""
+        return self._class_is(cls, "thread", k.is_thread_class)
+
     def method(self, cls: ClassInfo, name: str, depth: int = 0) -> FuncInfo | None:
         found = cls.methods.get(name)
         if found is not None or depth > _MAX_DEPTH:
@@ -244,6 +250,36 @@ class Module:
                 found += self.instance_values(parent, name, depth + 1)
         return found
 
+    def instance_class(
+        self, expr: ast.expr, scope: Scope, at: Pos, depth: int = 0
+    ) -> ClassInfo | str | None:
+        """The class of the instance ``expr`` holds: a class of this file, the dotted name of an
+        imported one, or None. ``self``, ``w = Window()`` and ``self.w = Window()`` are known."""
+        values: list[tuple[ast.expr, Scope, Pos]] = []
+        if isinstance(expr, ast.Name):
+            binding = self.resolve(expr.id, scope, at)
+            if binding is not None and binding.how == "value" and binding.value is not None:
+                values = [(binding.value, binding.scope, binding.start)]
+            elif binding is not None and binding.how == "self" and binding.func is not None:
+                return binding.func.cls
+        elif isinstance(expr, ast.Attribute):
+            cls = self.self_class(expr.value, scope, at)
+            if cls is not None:
+                values = self.instance_values(cls, expr.attr)
+        for value, v_scope, v_at in values[:4]:
+            if isinstance(value, ast.Call):
+                local = self.class_ref(value.func, v_scope, v_at)
+                if local is not None:
+                    return local
+                name = self.qualname(value.func, v_scope, v_at)
+                if name is not None and not name.startswith("builtins."):
+                    return name
+            elif depth < 4 and isinstance(value, (ast.Name, ast.Attribute)):
+                found = self.instance_class(value, v_scope, v_at, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
     # -- functions and the call graph --------------------------------------------------------------
 
     def function_ref(self, expr: ast.expr, scope: Scope, at: Pos) -> FuncInfo | None:
@@ -257,6 +293,9 @@ class Module:
             return None
         if isinstance(expr, ast.Attribute):
             cls = self.self_class(expr.value, scope, at)
+            if cls is None:
+                owner = self.instance_class(expr.value, scope, at)
+                cls = owner if isinstance(owner, ClassInfo) else None
             return self.method(cls, expr.attr) if cls is not None else None
         if (
             isinstance(expr, ast.Call)
@@ -383,6 +422,56 @@ class Module:
     # -- the GUI thread ---------------------------------------------------------------------------
 
     @cached_property
+    def off_gui_functions(self) -> dict[FuncInfo, str]:
+        """Functions that run in another thread. Value: the reason.
+
+        The methods of a class whose instances are moved with ``moveToThread``, ``run`` of a
+        ``QThread``/``Thread`` subclass, thread and executor targets, and what those call.
+        """
+        found: dict[FuncInfo, str] = {}
+        moved: dict[ClassInfo, int] = {}
+        for call in self.calls:
+            func = call.func
+            scope, at = self.scope_of(call), pos(call)
+            target: ast.expr | None = None
+            if isinstance(func, ast.Attribute) and func.attr == "moveToThread":
+                owner = self.instance_class(func.value, scope, at)
+                if isinstance(owner, ClassInfo):
+                    moved.setdefault(owner, call.lineno)
+                continue
+            if isinstance(func, ast.Attribute) and func.attr in k.THREAD_SEND_METHODS:
+                if self.kind_of(func.value, scope, at) == k.THREADS and call.args:
+                    index = 1 if func.attr == "run_in_executor" else 0
+                    target = call.args[index] if len(call.args) > index else None
+            elif any(kw.arg == "target" for kw in call.keywords) and (
+                self.kind_of(call, scope, at) == k.THREAD
+            ):
+                target = _argument_value(call, "target")
+            ref = self.function_ref(target, scope, at) if target is not None else None
+            if ref is not None:
+                found.setdefault(ref, f"run by a thread (line {call.lineno})")
+        for cls in self.classes:
+            line = moved.get(cls)
+            for method in cls.methods.values():
+                if line is not None:
+                    found.setdefault(
+                        method, f"a method of {cls.name}, moved to a thread on line {line}"
+                    )
+            if self.is_thread_class(cls):
+                run = cls.methods.get("run")
+                if run is not None:
+                    found.setdefault(run, f"{cls.name}.run(), which runs in its thread")
+        pending = list(found)
+        while pending:
+            func = pending.pop()
+            for call in func.calls:
+                for callee in self.callees(call):
+                    if callee not in found:
+                        found[callee] = f"called from {found_name(func)}, which runs in a thread"
+                        pending.append(callee)
+        return found
+
+    @cached_property
     def gui_functions(self) -> dict[FuncInfo, str]:
         """Functions that run in the GUI thread: slots, and what they call. Value: the reason."""
         found: dict[FuncInfo, str] = {}
@@ -404,17 +493,28 @@ class Module:
                 qualname = self.qualname(target, func.scope.parent or func.scope, pos(func.node))
                 if qualname and k.is_slot_decorator(qualname):
                     found[func] = "a Qt slot"
+        if not found:
+            return found
+        off = self.off_gui_functions
+        found = {func: why for func, why in found.items() if func not in off}
         pending = list(found)
         while pending:
             func = pending.pop()
             for call in func.calls:
                 for callee in self.callees(call):
-                    if callee not in found:
+                    if callee not in found and callee not in off:
                         found[callee] = (
                             f"called from {found_name(func)}, which runs in the GUI thread"
                         )
                         pending.append(callee)
         return found
+
+
+def _argument_value(call: ast.Call, *names: str) -> ast.expr | None:
+    for keyword in call.keywords:
+        if keyword.arg in names:
+            return keyword.value
+    return None
 
 
 def found_name(func: FuncInfo) -> str:
