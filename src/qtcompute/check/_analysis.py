@@ -42,7 +42,8 @@ class Module:
         self._r.release()
         self._reach_memo.clear()
         self._class_memo.clear()
-        self.__dict__.pop("gui_functions", None)
+        for name in ("gui_functions", "off_gui_functions", "callers"):
+            self.__dict__.pop(name, None)
 
     @cached_property
     def uses_processes(self) -> bool:
@@ -135,16 +136,51 @@ class Module:
                 return k.FUNCTION
             if binding.how == "self" and binding.func is not None and binding.func.cls:
                 return k.QT_OBJECT if self.is_qt_class(binding.func.cls) else None
+            if binding.how == "param" and binding.func is not None:
+                return self._param_kind(binding.func, binding.name, depth + 1)
             return None
         if isinstance(expr, ast.Attribute):
             cls = self.self_class(expr.value, scope, at)
             if cls is not None:
-                kinds = {
+                kinds = {  # ``self.pool = None`` until it is created does not count
                     self.kind_of(value, value_scope, value_at, depth + 1)
                     for value, value_scope, value_at in cls.attrs.get(expr.attr, ())
+                    if not (isinstance(value, ast.Constant) and value.value is None)
                 }
                 return kinds.pop() if len(kinds) == 1 else None
         return None
+
+    def _param_kind(self, func: FuncInfo, name: str, depth: int) -> str | None:
+        """The kind every call site of ``func`` in this file passes for parameter ``name``."""
+        node = func.node
+        if isinstance(node, ast.Lambda) or depth > _MAX_DEPTH:
+            return None
+        params = [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
+        if func.cls is not None and params:
+            params = params[1:]  # self: the call sites do not pass it
+        index = params.index(name) if name in params else None
+        kinds = set()
+        for call in self.callers.get(func, ()):
+            value = next((kw.value for kw in call.keywords if kw.arg == name), None)
+            if value is None and index is not None and index < len(call.args):
+                if any(isinstance(a, ast.Starred) for a in call.args[: index + 1]):
+                    return None
+                value = call.args[index]
+            if value is None:
+                return None
+            kinds.add(self.kind_of(value, self.scope_of(call), pos(call), depth + 1))
+        return kinds.pop() if len(kinds) == 1 else None
+
+    @cached_property
+    def callers(self) -> dict[FuncInfo, list[ast.Call]]:
+        """The call sites of each function of this file (a class call calls its ``__init__``)."""
+        found: dict[FuncInfo, list[ast.Call]] = {}
+        for call in self.calls:
+            if k.is_entry_point(self.qualname_at(call.func, call) or ""):
+                continue  # qtcompute.run(main) calls main() without these arguments
+            for callee in self.callees(call):
+                found.setdefault(callee, []).append(call)
+        return found
 
     def _call_kind(self, call: ast.Call, scope: Scope, at: Pos, depth: int) -> str | None:
         func = call.func

@@ -104,6 +104,7 @@ class Project:
         self.config = config
         self._load = load
         self.by_path = {f.path: f for f in facts}
+        self.by_resolved = {str(Path(f.path).resolve()): f for f in facts}
         self.by_name: dict[str, list[FileFacts]] = {}
         for f in facts:
             self.by_name.setdefault(f.name, []).append(f)
@@ -179,7 +180,7 @@ class Project:
     def entries(self) -> Iterator[Entry]:
         seen: set[tuple[str, str]] = set()
         for path, spec in self.config.spec_scripts.items():
-            facts = self.by_path.get(path)
+            facts = self.by_resolved.get(path)
             summary = self.summary(facts) if facts is not None else None
             if facts is None or summary is None:
                 continue

@@ -307,7 +307,10 @@ class Recorder:
             prefix = "." * node.level + (node.module or "")
             for alias in node.names:
                 if alias.name != "*":
-                    qualname = f"{prefix}.{alias.name}" if prefix else alias.name
+                    if node.module is None:  # ``from . import x``: x in this package
+                        qualname = "." * node.level + alias.name
+                    else:
+                        qualname = f"{prefix}.{alias.name}"
                     binding = Binding(
                         alias.asname or alias.name, "import", start, stop, scope, qualname=qualname
                     )

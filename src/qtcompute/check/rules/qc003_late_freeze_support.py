@@ -28,6 +28,12 @@ if __name__ == "__main__":
     app = QApplication(sys.argv)
 ```
 
+## Known limitations
+- The order is followed through functions of the same file only; a `main()` imported from
+  another module that runs code before its own `freeze_support()` is not judged.
+- A statement that only looks harmless (`x = CONSTANT`) is not counted; one that calls anything
+  is, even if the call is cheap and safe in a worker.
+
 ## References
 - [Python: multiprocessing.freeze_support](https://docs.python.org/3/library/multiprocessing.html#multiprocessing.freeze_support)
 - [PyInstaller: multiprocessing](https://pyinstaller.org/en/stable/common-issues-and-pitfalls.html#multi-processing)

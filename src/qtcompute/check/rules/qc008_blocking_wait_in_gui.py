@@ -1,15 +1,27 @@
 """## What it does
 Checks for a wait without a timeout in code that runs in the GUI thread: `.get()` on a queue or
-an `AsyncResult`, `.recv()` on a pipe, `.join()` on a process or pool, `.result()` on a future.
-Code runs in the GUI thread when it is a function connected to a signal
-(`button.clicked.connect(on_click)`, `self.timer.timeout.connect(self.poll)`, a lambda), a
-method decorated `@pyqtSlot`/`@Slot`, or a function of the same file that one of those calls.
+an `AsyncResult`, `.recv()` on a pipe, `.join()` on a process, pool or `threading.Thread`,
+`.wait()` on a `QThread`, `.result()` on a future. Code runs in the GUI thread when it is a
+function connected to a signal (`button.clicked.connect(on_click)`,
+`self.timer.timeout.connect(self.poll)`, a lambda), a method decorated `@pyqtSlot`/`@Slot`, or
+a function of the same file that one of those calls.
 
 The receiver is known from an assignment in the same file (`multiprocessing.Queue()`,
-`queue.Queue()`, `Pipe()`, `Process(...)`, `pool.submit(...)`) or, when nothing in the file says
-what it is, by its name: `.get()` on a name ending in `queue` or `_q`, `.result()` on one ending
-in `future` or `fut`, `.recv()` on one ending in `conn`, `connection` or `pipe`, `.join()` on one
-ending in `process` or `proc`. Awaited calls are not reported.
+`queue.Queue()`, `Pipe()`, `Process(...)`, `pool.submit(...)`, `pool.apply_async(...)`), from
+what every call site in the file passes for a parameter (`Panel(pool)` after
+`pool = multiprocessing.Pool()`), or, when nothing in the file says what it is, by its name:
+`.get()` on a name ending in `queue` or `_q`, `.result()` on one ending in `future` or `fut`,
+`.recv()` on one ending in `conn`, `connection` or `pipe`, `.join()` on one ending in `process`
+or `proc`.
+
+Left alone, since they return at once or do not run in the GUI thread:
+- a wait under a test that asks first (`if not p.is_alive():`, `while not q.empty():`,
+  `if conn.poll():`, also `ready()`, `done()`, `qsize()`), or after `if q.empty(): return`;
+- `join()` after `terminate()` or `kill()` on the same object;
+- `get()` on a `queue.Queue` that nothing outside the GUI thread fills or receives;
+- methods of an object moved to another thread with `moveToThread`, `run()` of a `QThread` or
+  `Thread` subclass, thread and executor targets, and what those call;
+- awaited calls.
 
 ## Why is this bad?
 While the GUI thread waits, Qt processes no events: the window does not repaint, buttons do not
@@ -42,6 +54,13 @@ def poll_results():
 timer.timeout.connect(poll_results)
 ```
 or let `qtcompute.qt` deliver results as signals.
+
+## Known limitations
+- Which thread runs a function is decided per file: a slot connected in another module, or a
+  worker object moved to a thread in another module, is not known.
+- A probe guards a wait whatever object it asks (`if a.poll(): b.recv()` is left alone).
+- A `queue.Queue` counts as shared when it is passed to any call, even one that keeps it in the
+  GUI thread.
 
 ## References
 - [Qt: the event loop and responsiveness](https://doc.qt.io/qt-6/threads-qobject.html)

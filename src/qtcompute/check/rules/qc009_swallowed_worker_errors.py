@@ -33,6 +33,12 @@ def worker(input_queue, output_queue):
             output_queue.put(("error", repr(exc)))
 ```
 
+## Known limitations
+- A handler that logs to a place nobody reads, or only counts errors, is not reported: only a
+  body of `pass`/`continue` (and docstrings) is.
+- Worker functions sent from another module are not known as workers unless they consume a
+  parameter's `.get()` in a loop.
+
 ## References
 - [Python: handling exceptions](https://docs.python.org/3/tutorial/errors.html#handling-exceptions)
 - [flake8-bugbear B001 / pycodestyle E722: bare except](https://github.com/PyCQA/flake8-bugbear)
