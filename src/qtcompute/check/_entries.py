@@ -30,14 +30,6 @@ class ProjectConfig:
     requires_python: str | None = None
     all_scripts: bool = False  # QC002 on every script, not only frozen-plausible ones
 
-    def frozen_hint(self) -> str | None:
-        """Why any program of this project is plausibly frozen, whatever it imports."""
-        if self.specs:
-            return f"the project has a PyInstaller spec ({Path(self.specs[0]).name})"
-        if self.build_config:
-            return "the project configures `qtcompute build`"
-        return None
-
 
 def spec_scripts(spec: Path) -> list[Path]:
     """The scripts a PyInstaller spec freezes: the strings of its ``Analysis([...])`` list."""

@@ -26,10 +26,12 @@ from qtcompute.check._entries import ProjectConfig
 from qtcompute.check._summary import MODULE_NODE, Evidence, ModuleSummary, Node, absolute
 
 _IMPORT = re.compile(
-    rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+\(?([\w, \t]*)|import[ \t]+([\w., \t]+))",
+    rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[\w, \t]*)"
+    rb"|import[ \t]+([\w., \t]+))",
     re.M,
 )
 _GUARD_WORDS = (b"__main__", b"is_main", b"MainProcess", b"parent_process")
+_FROZEN_WORDS = (b"_MEIPASS", b"sys.frozen", b"(sys, 'frozen'", b'(sys, "frozen"')
 
 
 @dataclass
@@ -42,15 +44,20 @@ class FileFacts:
     imports: list[str]
     qt: str | None
     guard: bool  # may hold a main guard
+    frozen: bool  # mentions sys.frozen or sys._MEIPASS: written to run frozen
     summary: ModuleSummary | None = None
+    aliases: tuple[str, ...] = ()  # other names it is imported by (see _runner._Names)
 
 
 def file_facts(
     data: bytes, path: str, name: str, is_package: bool, summary: ModuleSummary | None
 ) -> FileFacts:
     guard = any(word in data for word in _GUARD_WORDS)
+    frozen = any(word in data for word in _FROZEN_WORDS)
     if summary is not None:
-        return FileFacts(path, name, is_package, summary.imports, summary.qt, guard, summary)
+        return FileFacts(
+            path, name, is_package, summary.imports, summary.qt, guard, frozen, summary
+        )
     imports: list[str] = []
     for match in _IMPORT.finditer(data):
         source, names, plain = match.groups()
@@ -63,13 +70,13 @@ def file_facts(
             base = source.decode("ascii", "replace")
             imports.append(base)
             sep = "" if base.endswith(".") else "."
-            for part in (names or b"").decode("ascii", "replace").split(","):
+            for part in (names or b"").decode("ascii", "replace").strip("()").split(","):
                 item = part.split(" as ")[0].strip()
                 if item:
                     imports.append(f"{base}{sep}{item}")
     full = [absolute(i, name, is_package) for i in imports]
     qt = next((i.partition(".")[0] for i in full if i.partition(".")[0] in k.QT_APP_PACKAGES), None)
-    return FileFacts(path, name, is_package, full, qt, guard)
+    return FileFacts(path, name, is_package, full, qt, guard, frozen)
 
 
 @dataclass
@@ -107,7 +114,8 @@ class Project:
         self.by_resolved = {str(Path(f.path).resolve()): f for f in facts}
         self.by_name: dict[str, list[FileFacts]] = {}
         for f in facts:
-            self.by_name.setdefault(f.name, []).append(f)
+            for name in (f.name, *f.aliases):
+                self.by_name.setdefault(name, []).append(f)
         self.relevant = self._relevant(facts)
 
     # -- modules ------------------------------------------------------------------------------
@@ -238,32 +246,44 @@ class Project:
         return result
 
     def frozen_reason(self, entry: Entry) -> str | None:
-        """Why this program is plausibly frozen, or None (a plain script)."""
+        """Why this program is plausibly frozen, or None (a plain script).
+
+        A ``.spec`` file makes the scripts it names frozen, not every script of the project
+        (a project's other main guards are usually test harnesses).
+        """
         if entry.spec is not None:
             return f"it is the entry script of {entry.spec}"
-        hint = self.config.frozen_hint()
-        if hint is not None:
-            return hint
-        qt = self.qt_reached(entry.facts)
-        if qt is not None:
-            return qt
+        if self.config.build_config:
+            return "the project configures `qtcompute build`"
+        found = self.program_reason(entry.facts)
+        if found is not None:
+            return found
         if self.config.all_scripts:
             return "--all-scripts"
         return None
 
-    def qt_reached(self, start: FileFacts) -> str | None:
-        pending, seen = [start], {start.path}
+    def program_reason(self, start: FileFacts) -> str | None:
+        """A Qt import or a check of ``sys.frozen`` in the modules the program imports."""
+        pending, seen = [start], {start.path: start}
         while pending:
-            facts = pending.pop()
+            for dotted in pending.pop().imports:
+                target = self.imported(dotted, start.path)
+                if target is not None and target.path not in seen:
+                    seen[target.path] = target
+                    pending.append(target)
+        ordered = [start, *sorted((f for f in seen.values() if f is not start), key=_by_path)]
+        for facts in ordered:
             if facts.qt is not None:
                 where = "" if facts is start else f" (through {Path(facts.path).name})"
                 return f"the program imports {facts.qt}{where}"
-            for dotted in facts.imports:
-                target = self.imported(dotted, facts.path)
-                if target is not None and target.path not in seen:
-                    seen.add(target.path)
-                    pending.append(target)
+        for facts in ordered:
+            if facts.frozen:
+                return f"{Path(facts.path).name} checks sys.frozen or sys._MEIPASS"
         return None
+
+
+def _by_path(facts: FileFacts) -> str:
+    return facts.path
 
 
 def _common(a: tuple[str, ...], b: tuple[str, ...]) -> int:

@@ -274,7 +274,14 @@ def _walk(
 
 
 class _Names:
-    """Module names from file paths: the folders above a file that hold ``__init__.py``."""
+    """Module names from file paths.
+
+    A file's name is its path below the checked folder, less the leading folders that are not
+    packages (``src/``, a folder of scripts): ``src/calc/app.py`` is ``calc.app``. Folders below
+    a package need no ``__init__.py`` (namespace packages: ``source/controller/x.py`` is
+    ``source.controller.x`` when ``source/`` is a package). The names the file has when its own
+    folder is on ``sys.path``, and its full path below the checked folder, are aliases.
+    """
 
     def __init__(self) -> None:
         self._package: dict[Path, bool] = {}
@@ -285,7 +292,7 @@ class _Names:
             known = self._package[folder] = (folder / "__init__.py").is_file()
         return known
 
-    def of(self, path: Path) -> tuple[str, bool]:
+    def _climb(self, path: Path) -> list[str]:
         parts = [] if path.stem == "__init__" else [path.stem]
         folder = path.parent
         for _ in range(64):
@@ -293,7 +300,34 @@ class _Names:
                 break
             parts.insert(0, folder.name)
             folder = folder.parent
-        return ".".join(parts) or path.stem, path.stem == "__init__"
+        return parts
+
+    def of(self, path: Path, root: Path) -> tuple[str, bool, tuple[str, ...]]:
+        is_package = path.stem == "__init__"
+        try:
+            relative = list(path.relative_to(root).parts)
+        except ValueError:
+            relative = [path.name]
+        relative[-1] = path.stem
+        if is_package:
+            relative.pop()
+        folders = len(relative) - (0 if is_package else 1)
+        strip = 0
+        while strip < folders and not self._is_package(root.joinpath(*relative[: strip + 1])):
+            strip += 1
+        parts = relative[strip:] or self._climb(path) or [path.stem]
+        name = ".".join(parts)
+        aliases = {".".join(self._climb(path)), ".".join(relative)} - {name, ""}
+        return name, is_package, tuple(sorted(aliases))
+
+
+def _roots(paths: list[str | os.PathLike[str]], files: list[Path]) -> dict[Path, Path]:
+    """The checked folder each file was found in (a file given by itself: its own folder)."""
+    folders = sorted((Path(p) for p in paths if Path(p).is_dir()), key=lambda p: -len(p.parts))
+    roots = {}
+    for path in files:
+        roots[path] = next((f for f in folders if path.is_relative_to(f)), path.parent)
+    return roots
 
 
 @dataclass(frozen=True)
@@ -316,8 +350,8 @@ class _FileResult:
     facts: FileFacts | None = None
 
 
-def _check_file(job: tuple[Path, str, bool], options: _Options) -> _FileResult:
-    path, name, is_package = job
+def _check_file(job: tuple[Path, str, bool, tuple[str, ...]], options: _Options) -> _FileResult:
+    path, name, is_package, aliases = job
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -327,6 +361,7 @@ def _check_file(job: tuple[Path, str, bool], options: _Options) -> _FileResult:
     except CheckError as exc:
         log.debug("internal error", exc_info=True)
         return _FileResult(error=str(exc))
+    facts.aliases = aliases
     return _FileResult(tuple(found), facts=facts)
 
 
@@ -368,7 +403,9 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _check_batch(jobs: Sequence[tuple[Path, str, bool]], options: _Options) -> list[_FileResult]:
+def _check_batch(
+    jobs: Sequence[tuple[Path, str, bool, tuple[str, ...]]], options: _Options
+) -> list[_FileResult]:
     results = []
     with _collector_paused():
         for index, job in enumerate(jobs, start=1):
@@ -400,11 +437,12 @@ def check_paths(
     """
     paths = list(paths)
     files, specs, tomls = _walk(paths, exclude)
+    roots = _roots(paths, files)
     config = load_config(specs, [*tomls, *pyprojects_above([Path(p) for p in paths])],
                          all_scripts=all_scripts)  # fmt: skip
     names = _Names()
-    work = [(path, *names.of(path)) for path in files]
-    tops = frozenset(name.partition(".")[0] for _, name, _ in work)
+    work = [(path, *names.of(path, roots[path])) for path in files]
+    tops = frozenset(n.partition(".")[0] for _, name, _, aliases in work for n in (name, *aliases))
     grammar = grammar_version(target_version, config.requires_python)
     options = _Options(tuple(select), tuple(ignore), prefilter, grammar, tops)
     results: list[_FileResult] | None = None

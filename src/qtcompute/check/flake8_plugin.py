@@ -40,7 +40,9 @@ class QtComputeChecker:
             summary = summarize(module, name, False, frozenset({name}))
         finally:
             module.release()
-        facts = FileFacts(self.filename, name, False, summary.imports, summary.qt, True, summary)
+        facts = FileFacts(
+            self.filename, name, False, summary.imports, summary.qt, True, False, summary
+        )
         project = Project([facts], ProjectConfig(), lambda _: None)
         for rule in RULES:
             for _, line, col, message in rule.check_project(project) if rule.check_project else ():
