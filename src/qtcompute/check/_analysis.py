@@ -252,6 +252,10 @@ class Module:
     def is_process_class(self, cls: ClassInfo) -> bool:
         return self._class_is(cls, "process", k.PROCESS_CLASSES.__contains__)
 
+    def is_widget_class(self, cls: ClassInfo) -> bool:
+        """A widget lives in the GUI thread (a plain QObject may be moved to another)."""
+        return self._class_is(cls, "widget", k.is_widget_class)
+
     def is_thread_class(self, cls: ClassInfo) -> bool:
         """A ``threading.Thread`` or ``QThread`` subclass: its ``run`` runs in another thread."""
         return self._class_is(cls, "thread", k.is_thread_class)
@@ -527,7 +531,8 @@ class Module:
             for decorator in func.node.decorator_list:
                 target = decorator.func if isinstance(decorator, ast.Call) else decorator
                 qualname = self.qualname(target, func.scope.parent or func.scope, pos(func.node))
-                if qualname and k.is_slot_decorator(qualname):
+                widget = func.cls is None or self.is_widget_class(func.cls)
+                if qualname and k.is_slot_decorator(qualname) and widget:
                     found[func] = "a Qt slot"
         if not found:
             return found

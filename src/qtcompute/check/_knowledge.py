@@ -124,6 +124,10 @@ JOBLIB_PARALLEL = frozenset({"joblib.Parallel", "joblib.parallel.Parallel",
 LOKY_EXECUTORS = frozenset({"loky.get_reusable_executor", "loky.ProcessPoolExecutor",
                             "joblib.externals.loky.get_reusable_executor",
                             "joblib.externals.loky.ProcessPoolExecutor"})  # fmt: skip
+JOBLIB_BACKEND_CONTEXTS = frozenset({"joblib.parallel_backend", "joblib.parallel_config",
+                                     "joblib.parallel.parallel_backend",
+                                     "joblib.parallel.parallel_config",
+                                     "sklearn.utils.parallel_backend"})  # fmt: skip
 # back ends of joblib that run in this process (threads) or through multiprocessing itself
 JOBLIB_NON_LOKY = frozenset({"threading", "sequential", "multiprocessing", "dask", "qtcompute"})
 
@@ -181,6 +185,16 @@ def constructor_kind(qualname: str) -> str | None:
     if is_qt_class(qualname):
         return QT_OBJECT
     return None
+
+
+_WIDGET_NAME = re.compile(
+    r"^Q\w*(Widget|Window|Dialog|Frame|View|Button|Label|Edit|Box|Bar|Area|Menu|Splitter|Wizard)$"
+)
+
+
+def is_widget_class(qualname: str) -> bool:
+    top, last = qualname.partition(".")[0], qualname.rpartition(".")[2]
+    return top in QT_APP_PACKAGES and bool(_WIDGET_NAME.match(last))
 
 
 def is_thread_class(qualname: str) -> bool:

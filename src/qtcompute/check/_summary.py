@@ -243,6 +243,10 @@ def joblib_call(module: Module, call: ast.Call) -> bool:
     qualname = module.qualname_at(call.func, call)
     if qualname in k.LOKY_EXECUTORS:
         return True
+    if qualname in k.JOBLIB_BACKEND_CONTEXTS:  # with parallel_backend("loky"): ...
+        backend = next((kw.value for kw in call.keywords if kw.arg == "backend"), None)
+        backend = call.args[0] if backend is None and call.args else backend
+        return isinstance(backend, ast.Constant) and backend.value == "loky"
     if qualname not in k.JOBLIB_PARALLEL:
         return False
     values = {kw.arg: kw.value for kw in call.keywords}

@@ -17,7 +17,8 @@ or `proc`.
 Left alone, since they return at once or do not run in the GUI thread:
 - a wait under a test that asks first (`if not p.is_alive():`, `while not q.empty():`,
   `if conn.poll():`, also `ready()`, `done()`, `qsize()`), or after `if q.empty(): return`;
-- `join()` after `terminate()` or `kill()` on the same object;
+- `join()` or `wait()` after `terminate()` or `kill()` on the same object, or after a
+  `processEvents()` loop in the same function;
 - `get()` on a `queue.Queue` that nothing outside the GUI thread fills or receives;
 - methods of an object moved to another thread with `moveToThread`, `run()` of a `QThread` or
   `Thread` subclass, thread and executor targets, and what those call;
@@ -158,8 +159,19 @@ def _statements(node: ast.AST) -> list[ast.stmt]:
 
 
 def _stopped_first(func_calls: list[ast.Call], call: ast.Call) -> bool:
-    """``p.terminate()`` (or ``kill()``) on the same receiver before ``p.join()``: it returns."""
+    """``p.terminate()`` (or ``kill()``) on the same receiver before ``p.join()``: it returns.
+
+    So does a join after a loop of ``processEvents()``: that loop is the wait, and it keeps the
+    window alive (it waits for a flag the thread sets last).
+    """
     receiver = ast.dump(call.func.value)  # type: ignore[attr-defined]
+    if any(
+        isinstance(other.func, ast.Attribute)
+        and other.func.attr == "processEvents"
+        and pos(other) < pos(call)
+        for other in func_calls
+    ):
+        return True
     return any(
         isinstance(other.func, ast.Attribute)
         and other.func.attr in _STOPS
@@ -240,7 +252,7 @@ def check(module: Module) -> Iterator[Hit]:
                 guarded = _guarded_calls(func.body)
             if call in guarded:
                 continue
-            if call.func.attr == "join" and _stopped_first(func.calls, call):  # type: ignore[attr-defined]
+            if call.func.attr in ("join", "wait") and _stopped_first(func.calls, call):  # type: ignore[attr-defined]
                 continue
             name = f"{func.name}()" if func.name != "<lambda>" else "this lambda"
             message = (

@@ -5,6 +5,10 @@ same file used as a `Process` target or sent to a process pool (see QC006), or a
 `while` loop that calls `.get()` on one of its parameters (a queue-consuming loop, like the
 seed's `calculate`).
 
+Not reported: a `for` loop over a literal list of alternatives, a `try` whose body ends the loop
+with `break` (try the next alternative until one works), and a `try` whose only statement waits
+with a timeout (`q.get(timeout=5)`, `q.get_nowait()`: what it swallows is `queue.Empty`).
+
 ## Why is this bad?
 The worker survives every error, bad input and bug alike, and drops it. The caller waits for a
 result that never arrives (the seed's GUI blocks forever in `output_queue.get()`), and nothing in
@@ -68,6 +72,20 @@ def _walk(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
         stack.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, _NESTED))
 
 
+_LOOPS = (ast.While, ast.For, ast.AsyncFor)
+
+
+def _walk_loop(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Like :func:`_walk`, not entering inner loops either: each loop judges its own ``try``."""
+    stack: list[ast.AST] = [n for n in nodes if not isinstance(n, _LOOPS)]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(
+            c for c in ast.iter_child_nodes(node) if not isinstance(c, (*_NESTED, *_LOOPS))
+        )
+
+
 def _consumes_parameter(func: FuncInfo) -> bool:
     if isinstance(func.node, ast.Lambda):
         return False
@@ -116,14 +134,53 @@ def _silent(handler: ast.ExceptHandler) -> bool:
     )
 
 
+_NON_BLOCKING = frozenset({"get_nowait", "recv", "poll", "get", "put", "put_nowait"})
+
+
+def _over_alternatives(loop: ast.AST) -> bool:
+    """``for selector in ("a", "b"):``: a loop over fixed alternatives, not over work."""
+    return isinstance(loop, (ast.For, ast.AsyncFor)) and isinstance(
+        loop.iter, (ast.List, ast.Tuple, ast.Set)
+    )
+
+
+def _expected_failure(node: ast.Try) -> bool:
+    """A ``try`` whose failure is the expected answer, not a lost error.
+
+    ``try: ...; break`` tries one alternative and stops at the first that works; a ``try`` that
+    only waits with a timeout (``q.get(timeout=5)``, ``get_nowait()``) swallows ``queue.Empty``.
+    """
+    if any(isinstance(n, ast.Break) for stmt in node.body for n in _walk([stmt])):
+        return True
+    calls = [c for stmt in node.body for c in _walk([stmt]) if isinstance(c, ast.Call)]
+    waits = [
+        c
+        for c in calls
+        if isinstance(c.func, ast.Attribute)
+        and c.func.attr in _NON_BLOCKING
+        and (
+            c.func.attr in ("get_nowait", "poll")
+            or any(kw.arg in ("timeout", "block") for kw in c.keywords)
+            or len(c.args) >= (2 if c.func.attr in ("get", "put") else 1)
+        )
+    ]
+    return (
+        bool(waits)
+        and len(node.body) == 1
+        and all(c in waits or any(c in ast.walk(w) for w in waits) for c in calls)
+    )
+
+
 def check(module: Module) -> Iterator[Hit]:
     for func in _workers(module):
         reported: set[ast.ExceptHandler] = set()
         for loop in _walk(func.body):
             if not isinstance(loop, (ast.While, ast.For, ast.AsyncFor)):
                 continue
-            for node in _walk(loop.body):
-                if not isinstance(node, _TRY):
+            if _over_alternatives(loop):
+                continue
+            for node in _walk_loop(loop.body):
+                if not isinstance(node, _TRY) or _expected_failure(node):
                     continue
                 for handler in node.handlers:
                     if handler in reported or not _silent(handler):

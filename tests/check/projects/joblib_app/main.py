@@ -19,4 +19,20 @@ if __name__ == "__main__":
     app = QApplication([])
     button = QPushButton("go")
     button.clicked.connect(on_click)
+    button.pressed.connect(lambda: cross_validate(None))
+    button.released.connect(lambda: threaded(None))
     app.exec()
+
+
+def cross_validate(model):
+    from joblib import parallel_backend
+
+    with parallel_backend("loky", n_jobs=4):  # QC011
+        return model.fit()
+
+
+def threaded(model):
+    from joblib import parallel_config
+
+    with parallel_config(backend="threading", n_jobs=4):
+        return model.fit()
