@@ -117,6 +117,7 @@ class Project:
             for name in (f.name, *f.aliases):
                 self.by_name.setdefault(name, []).append(f)
         self.relevant = self._relevant(facts)
+        self._app_modules: set[str] | None = None
 
     # -- modules ------------------------------------------------------------------------------
 
@@ -262,8 +263,28 @@ class Project:
             return "--all-scripts"
         return None
 
-    def program_reason(self, start: FileFacts) -> str | None:
-        """A Qt import or a check of ``sys.frozen`` in the modules the program imports."""
+    def is_harness(self, entry: Entry) -> bool:
+        """A main guard of a module that a frozen entry script or a ``[project.scripts]``
+        function imports: a developer's test block, which never runs in the frozen app (the
+        app's own entry point is judged instead)."""
+        if entry.spec is not None or entry.script is not None:
+            return False
+        if self._app_modules is None:
+            starts = [
+                self.by_resolved[p] for p in self.config.spec_scripts if p in self.by_resolved
+            ]
+            for _, target, _ in self.config.scripts:
+                found = self.imported(target.partition(":")[0].strip(), "")
+                if found is not None:
+                    starts.append(found)
+            closure: set[str] = set()
+            for start in starts:
+                closure |= set(self.imports_of(start)) - {start.path}
+            self._app_modules = closure
+        return entry.facts.path in self._app_modules
+
+    def imports_of(self, start: FileFacts) -> dict[str, FileFacts]:
+        """The project modules ``start`` imports, directly or not, and itself."""
         pending, seen = [start], {start.path: start}
         while pending:
             for dotted in pending.pop().imports:
@@ -271,6 +292,11 @@ class Project:
                 if target is not None and target.path not in seen:
                     seen[target.path] = target
                     pending.append(target)
+        return seen
+
+    def program_reason(self, start: FileFacts) -> str | None:
+        """A Qt import or a check of ``sys.frozen`` in the modules the program imports."""
+        seen = self.imports_of(start)
         ordered = [start, *sorted((f for f in seen.values() if f is not start), key=_by_path)]
         for facts in ordered:
             if facts.qt is not None:

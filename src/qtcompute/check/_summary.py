@@ -249,6 +249,10 @@ def joblib_call(module: Module, call: ast.Call) -> bool:
         return isinstance(backend, ast.Constant) and backend.value == "loky"
     if qualname not in k.JOBLIB_PARALLEL:
         return False
+    if any(kw.arg is None for kw in call.keywords) or any(
+        isinstance(a, ast.Starred) for a in call.args
+    ):
+        return False  # ``**kwargs`` may name another back end
     values = {kw.arg: kw.value for kw in call.keywords}
     n_jobs = values.get("n_jobs", call.args[0] if call.args else None)
     if n_jobs is None or (isinstance(n_jobs, ast.Constant) and n_jobs.value in (1, None)):

@@ -14,6 +14,7 @@ from qtcompute.check.rules import (
     qc009_swallowed_worker_errors,
     qc010_submit_call_result,
     qc011_loky_in_frozen_app,
+    qc012_module_level_shared_state,
 )
 from qtcompute.check.rules._base import Hit, Rule
 
@@ -29,6 +30,7 @@ RULES: tuple[Rule, ...] = (
     qc009_swallowed_worker_errors.RULE,
     qc010_submit_call_result.RULE,
     qc011_loky_in_frozen_app.RULE,
+    qc012_module_level_shared_state.RULE,
 )
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
 

@@ -4,9 +4,7 @@ level (or in a class body) outside `if __name__ == "__main__":` and outside any 
 reports `Process(...).start()`, `multiprocessing.Pool(...)`, `Manager()`, `qtcompute.Pool(...)`,
 the first `submit`/`map` on a `ProcessPoolExecutor`, and calls to functions of the same file
 that do one of these. A process pool created at module level (`pool = ProcessPoolExecutor()`,
-`loky.get_reusable_executor()`) is reported too, even before anything is submitted, and so is
-a multiprocessing lock, semaphore, event, queue or shared value created at module level and
-read by a function of the same file that runs in a worker process.
+`loky.get_reusable_executor()`) is reported too, even before anything is submitted.
 
 ## Why is this bad?
 Under the `spawn` start method (Windows, macOS, every frozen app) each worker starts a fresh
@@ -59,8 +57,6 @@ from collections.abc import Iterator
 
 from qtcompute.check import _knowledge as k
 from qtcompute.check._analysis import Module, callee_text
-from qtcompute.check._scopes import pos
-from qtcompute.check._sends import iter_sends
 from qtcompute.check.rules._base import Hit, Rule
 
 _FIX = 'move it into a function called under `if __name__ == "__main__":`'
@@ -84,57 +80,10 @@ def _module_level_pools(module: Module) -> Iterator[Hit]:
         )
 
 
-_SHARED = frozenset(
-    {"Semaphore", "BoundedSemaphore", "Lock", "RLock", "Event", "Condition", "Barrier", "Value",
-     "Array", "Queue", "JoinableQueue", "SimpleQueue"}
-)  # fmt: skip
-
-
-def _module_level_shared(module: Module) -> Iterator[Hit]:
-    """``cap = multiprocessing.Semaphore(3)`` at module level, read by a worker function."""
-    primitives: dict[str, ast.Call] = {}
-    for stmt in module.tree.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            target, value = stmt.targets[0], stmt.value
-            if isinstance(target, ast.Name) and isinstance(value, ast.Call):
-                qualname = module.qualname_at(value.func, value) or ""
-                head, _, last = qualname.rpartition(".")
-                if head.startswith("multiprocessing") and last in _SHARED:
-                    primitives[target.id] = value
-    if not primitives:
-        return
-    workers = set()
-    for send in iter_sends(module):
-        if send.function is not None:
-            target = module.function_ref(send.function, send.scope, pos(send.call))
-            if target is not None:
-                workers.add(target)
-    for name, value in primitives.items():
-        user = next(
-            (
-                func
-                for func in workers
-                if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(func.node))
-            ),
-            None,
-        )
-        if user is not None:
-            yield (
-                value,
-                (
-                    f"`{name}` is created when the module is imported, so under spawn each "
-                    f"worker running {user.name}() imports the module again and gets its own "
-                    f"{callee_text(value)}, shared with no one; create it in the main guard and "
-                    "pass it to the workers (Process(args=...), Pool(initializer=...))"
-                ),
-            )
-
-
 def check(module: Module) -> Iterator[Hit]:
     if not module.uses_processes:
         return
     yield from _module_level_pools(module)
-    yield from _module_level_shared(module)
     for call in module.import_calls:
         if module.starts_processes(call):
             yield (

@@ -15,6 +15,10 @@ By default it reports only programs that are plausibly frozen: the program impor
 table in `pyproject.toml`. An entry script named in a `.spec` file is certainly frozen, and the
 message says so. `--all-scripts` (`all_scripts=True`) reports plain scripts too.
 
+The main guard of a module that a `.spec` entry script or a `[project.scripts]` function
+imports is a developer's test block that never runs in the frozen app: it is not reported (the
+app's entry point is judged instead).
+
 ## Why is this bad?
 A frozen executable has no Python interpreter to spawn. `multiprocessing` starts workers by
 running the executable itself with special arguments, and only `freeze_support()` recognises
@@ -70,6 +74,8 @@ from qtcompute.check.rules._base import ProjectHit, Rule
 def check_project(project: Project) -> Iterator[ProjectHit]:
     reported: set[tuple[str, int]] = set()
     for entry in project.entries():
+        if project.is_harness(entry):
+            continue
         walk = project.walk(entry)
         if walk.start is None or walk.freeze is not None:
             continue

@@ -17,8 +17,9 @@ or `proc`.
 Left alone, since they return at once or do not run in the GUI thread:
 - a wait under a test that asks first (`if not p.is_alive():`, `while not q.empty():`,
   `if conn.poll():`, also `ready()`, `done()`, `qsize()`), or after `if q.empty(): return`;
-- `join()` or `wait()` after `terminate()` or `kill()` on the same object, or after a
-  `processEvents()` loop in the same function;
+- `join()` or `wait()` after `terminate()`, `kill()`, `quit()`, `exit()`, `stop()`,
+  `cancel()` or `requestInterruption()` on the same object, or after a `processEvents()` loop in
+  the same function;
 - `get()` on a `queue.Queue` that nothing outside the GUI thread fills or receives;
 - methods of an object moved to another thread with `moveToThread`, `run()` of a `QThread` or
   `Thread` subclass, thread and executor targets, and what those call;
@@ -102,7 +103,8 @@ def _queue_get_blocks(call: ast.Call) -> bool:
 
 
 _PROBES = frozenset({"is_alive", "empty", "poll", "ready", "done", "qsize", "full", "isFinished"})
-_STOPS = frozenset({"terminate", "kill"})
+# asked to stop first: the wait that follows is the documented shutdown, and short
+_STOPS = frozenset({"terminate", "kill", "stop", "quit", "exit", "requestInterruption", "cancel"})
 _EXITS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
 
 
@@ -159,7 +161,7 @@ def _statements(node: ast.AST) -> list[ast.stmt]:
 
 
 def _stopped_first(func_calls: list[ast.Call], call: ast.Call) -> bool:
-    """``p.terminate()`` (or ``kill()``) on the same receiver before ``p.join()``: it returns.
+    """``p.terminate()`` (or ``quit()``...) on the same receiver before ``p.join()``.
 
     So does a join after a loop of ``processEvents()``: that loop is the wait, and it keeps the
     window alive (it waits for a flag the thread sets last).

@@ -5,9 +5,12 @@ same file used as a `Process` target or sent to a process pool (see QC006), or a
 `while` loop that calls `.get()` on one of its parameters (a queue-consuming loop, like the
 seed's `calculate`).
 
-Not reported: a `for` loop over a literal list of alternatives, a `try` whose body ends the loop
-with `break` (try the next alternative until one works), and a `try` whose only statement waits
-with a timeout (`q.get(timeout=5)`, `q.get_nowait()`: what it swallows is `queue.Empty`).
+The loop must be the worker's task loop, the one that takes work from a queue (`while` with a
+`.get()`, or `for task in iter(q.get, None):`): a `for` loop over data that skips a failing item
+still ends and returns, so nobody waits forever. Not reported either: a `try` whose body ends
+the loop with `break` (try the next alternative until one works), and a `try` whose only
+statement waits with a timeout (`q.get(timeout=5)`, `q.get_nowait()`: what it swallows is
+`queue.Empty`).
 
 ## Why is this bad?
 The worker survives every error, bad input and bug alike, and drops it. The caller waits for a
@@ -138,9 +141,22 @@ _NON_BLOCKING = frozenset({"get_nowait", "recv", "poll", "get", "put", "put_nowa
 
 
 def _over_alternatives(loop: ast.AST) -> bool:
-    """``for selector in ("a", "b"):``: a loop over fixed alternatives, not over work."""
-    return isinstance(loop, (ast.For, ast.AsyncFor)) and isinstance(
-        loop.iter, (ast.List, ast.Tuple, ast.Set)
+    """A ``for`` loop over data, not the worker's task loop.
+
+    A worker's ``for item in items:`` that drops a failing item still returns its result, so
+    nobody waits forever; only a loop that takes its work from a queue does:
+    ``while True: ... q.get()`` or ``for task in iter(q.get, None):``.
+    """
+    if not isinstance(loop, (ast.For, ast.AsyncFor)):
+        return False
+    source = loop.iter
+    return not (
+        isinstance(source, ast.Call)
+        and isinstance(source.func, ast.Name)
+        and source.func.id == "iter"
+        and source.args
+        and isinstance(source.args[0], ast.Attribute)
+        and source.args[0].attr in ("get", "recv")
     )
 
 

@@ -57,6 +57,8 @@ from qtcompute.check.rules._base import ProjectHit, Rule
 def check_project(project: Project) -> Iterator[ProjectHit]:
     reported: set[tuple[str, int]] = set()
     for entry in project.entries():
+        if project.is_harness(entry):
+            continue
         walk = project.walk(entry)
         if not walk.joblib or walk.entry:
             continue

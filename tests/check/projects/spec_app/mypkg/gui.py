@@ -2,7 +2,7 @@ import sys
 
 from PyQt5.QtWidgets import QApplication, QMainWindow, QPushButton
 
-from . import analysis
+from . import analysis, window_harness
 
 
 class MainWindow(QMainWindow):
