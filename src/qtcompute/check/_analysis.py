@@ -16,7 +16,7 @@ from qtcompute.check._scopes import Binding, ClassInfo, FuncInfo, Pos, Recorder,
 
 _BUILTINS = frozenset(dir(builtins))
 # imports that make a module "use processes" (QC001-QC007 look at no other module)
-PROCESS_MODULES = ("multiprocessing", "concurrent", "qtcompute", "loky", "pebble")
+PROCESS_MODULES = ("multiprocessing", "concurrent", "qtcompute", "loky", "pebble", "joblib")
 _MAX_DEPTH = 12  # how far a value is followed through assignments
 
 
@@ -36,12 +36,16 @@ class Module:
         self.guards = self._r.guards
         self._reach_memo: dict[str, dict[FuncInfo, tuple[ast.Call, FuncInfo] | None]] = {}
         self._class_memo: dict[tuple[str, ClassInfo], bool] = {}
+        self._callees_memo: dict[ast.Call, list[FuncInfo]] = {}
+        self._param_memo: dict[tuple[FuncInfo, str], str | None] = {}
 
     def release(self) -> None:
         """Drop the tables (see :meth:`Recorder.release`); the module cannot be asked again."""
         self._r.release()
         self._reach_memo.clear()
         self._class_memo.clear()
+        self._callees_memo.clear()
+        self._param_memo.clear()
         for name in ("gui_functions", "off_gui_functions", "callers"):
             self.__dict__.pop(name, None)
 
@@ -152,6 +156,13 @@ class Module:
 
     def _param_kind(self, func: FuncInfo, name: str, depth: int) -> str | None:
         """The kind every call site of ``func`` in this file passes for parameter ``name``."""
+        key = (func, name)
+        if key not in self._param_memo:
+            self._param_memo[key] = None  # a cycle of calls answers "unknown"
+            self._param_memo[key] = self._param_kind_of(func, name, depth)
+        return self._param_memo[key]
+
+    def _param_kind_of(self, func: FuncInfo, name: str, depth: int) -> str | None:
         node = func.node
         if isinstance(node, ast.Lambda) or depth > _MAX_DEPTH:
             return None
@@ -347,6 +358,12 @@ class Module:
 
     def callees(self, call: ast.Call) -> list[FuncInfo]:
         """The functions of this file that ``call`` runs (a class call runs ``__init__``)."""
+        found = self._callees_memo.get(call)
+        if found is None:
+            found = self._callees_memo[call] = self._callees(call)
+        return found
+
+    def _callees(self, call: ast.Call) -> list[FuncInfo]:
         scope, at = self.scope_of(call), pos(call)
         found: list[FuncInfo] = []
         if isinstance(call.func, ast.Name):

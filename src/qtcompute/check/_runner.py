@@ -190,8 +190,13 @@ def _check_data(
                 text = lines[line - 1] if 0 < line <= len(lines) else ""
                 if not suppressed(text, rule.code):
                     findings.append(Finding(path, line, col, rule.code, message))
-        tops = options.tops if options.tops is not None else frozenset({name.partition(".")[0]})
-        summary = summarize(module, name, is_package, tops)
+        # Only a module that can start processes is summarised here: the others matter only
+        # on a path to one, and the project loads those it needs (``_load_summary``).
+        summary = None
+        if module.uses_processes:
+            tops = options.tops
+            tops = tops if tops is not None else frozenset({name.partition(".")[0]})
+            summary = summarize(module, name, is_package, tops)
     except Exception as exc:
         raise CheckError(f"{path}: internal error in the checker: {exc!r}") from exc
     finally:

@@ -86,6 +86,7 @@ class _Builder:
         self.name = name
         self.is_package = is_package
         self.tops = tops
+        self.processes = module.uses_processes
         self.ids: dict[object, str] = {}
         for func in module.functions:
             self.ids[func] = self._func_id(func)
@@ -145,15 +146,16 @@ class _Builder:
 
     def _call(self, call: ast.Call, node: Node) -> None:
         m = self.m
-        if node.start is None and m.starts_processes(call):
-            node.start = self.evidence(call)
-        how = m.freeze_call(call)
-        if how and node.freeze is None:
-            node.freeze = self.evidence(call)
-        if how == "entry":
-            node.entry = True
-        if node.joblib is None and joblib_call(m, call):
-            node.joblib = self.evidence(call)
+        if self.processes:  # nothing else can start processes or call freeze_support()
+            if node.start is None and m.starts_processes(call):
+                node.start = self.evidence(call)
+            how = m.freeze_call(call)
+            if how and node.freeze is None:
+                node.freeze = self.evidence(call)
+            if how == "entry":
+                node.entry = True
+            if node.joblib is None and joblib_call(m, call):
+                node.joblib = self.evidence(call)
         scope, at = m.scope_of(call), pos(call)
         self._target(call.func, scope, at, node)
         for callee in m.callees(call):  # qtcompute.run(main) runs main

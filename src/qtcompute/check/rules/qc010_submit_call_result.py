@@ -53,15 +53,18 @@ _EXECUTOR_NAME = re.compile(r"(?i)(pool|executor)$")
 
 
 def _returns_a_function(func: FuncInfo) -> bool:
-    return any(
-        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-        for stmt in func.body
-        for node in ast.walk(stmt)
-    ) or any(
-        isinstance(node, ast.Return) and isinstance(node.value, (ast.Call, ast.Attribute))
-        for stmt in func.body
-        for node in ast.walk(stmt)
-    )
+    """A nested function or lambda, or a ``return partial(...)``: a factory."""
+    for stmt in func.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return True
+            if (
+                isinstance(node, ast.Return)
+                and isinstance(node.value, ast.Call)
+                and (last_name(node.value.func) or "").endswith("partial")
+            ):
+                return True
+    return False
 
 
 def _called_not_passed(module: Module, value: ast.expr, alone: bool) -> bool:
