@@ -72,3 +72,19 @@ def test_plain_scripts_are_reported_on_request(tmp_path: Path) -> None:
     [finding] = check_paths([root], all_scripts=True).findings
     assert finding.code == "QC002"
     assert "--all-scripts" in finding.message
+
+
+def test_a_script_being_frozen_is_judged_as_frozen(tmp_path: Path) -> None:
+    # issue 14's script: freeze_support() first, then joblib on loky; no Qt, no .spec
+    script = tmp_path / "squares.py"
+    script.write_text(
+        "import multiprocessing\n\nfrom joblib import Parallel, delayed\n\n\n"
+        "def square(x):\n    return x * x\n\n\n"
+        'if __name__ == "__main__":\n    multiprocessing.freeze_support()\n'
+        "    print(sum(Parallel(n_jobs=2)(delayed(square)(i) for i in range(100))))\n"
+    )
+    assert check_paths([script]).findings == []  # a plain script
+    [finding] = check_paths([script], frozen=True).findings  # as `qtcompute build` asks
+    assert (finding.code, finding.line) == ("QC011", 12)
+    assert "it is being frozen" in finding.message
+    assert "bypass multiprocessing.freeze_support()" in finding.message

@@ -29,6 +29,7 @@ class ProjectConfig:
     scripts: list[tuple[str, str, str]] = field(default_factory=list)  # (name, "mod:func", toml)
     requires_python: str | None = None
     all_scripts: bool = False  # QC002 on every script, not only frozen-plausible ones
+    frozen: bool = False  # the caller freezes these paths (`qtcompute build`)
 
 
 def spec_scripts(spec: Path) -> list[Path]:
@@ -92,9 +93,9 @@ def _read_toml_lines(text: str) -> dict:
 
 
 def load_config(
-    specs: list[Path], pyprojects: list[Path], *, all_scripts: bool = False
+    specs: list[Path], pyprojects: list[Path], *, all_scripts: bool = False, frozen: bool = False
 ) -> ProjectConfig:
-    config = ProjectConfig(all_scripts=all_scripts)
+    config = ProjectConfig(all_scripts=all_scripts, frozen=frozen)
     for spec in specs:
         config.specs.append(str(spec))
         for script in spec_scripts(spec):

@@ -254,6 +254,8 @@ class Project:
         """
         if entry.spec is not None:
             return f"it is the entry script of {entry.spec}"
+        if self.config.frozen:
+            return "it is being frozen"
         if self.config.build_config:
             return "the project configures `qtcompute build`"
         found = self.program_reason(entry.facts)

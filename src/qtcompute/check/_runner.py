@@ -430,6 +430,7 @@ def check_paths(
     jobs: int = 1,
     all_scripts: bool = False,
     target_version: str | None = None,
+    frozen: bool = False,
 ) -> Report:
     """Check files and folders as one program; never raises for a bad file, records it in
     ``errors``.
@@ -438,13 +439,14 @@ def check_paths(
     be worth it (``_jobs.py``); the report is the same, in the same order, either way. The
     whole-program rules run here, on what the workers sent back (``_project.py``).
     ``all_scripts``: report QC002 on plain scripts too; ``target_version`` (``py312``): the
-    grammar (default: ``requires-python``'s upper bound, else the newest).
+    grammar (default: ``requires-python``'s upper bound, else the newest); ``frozen``: the
+    caller freezes these paths (``qtcompute build``), so every program is judged as frozen.
     """
     paths = list(paths)
     files, specs, tomls = _walk(paths, exclude)
     roots = _roots(paths, files)
     config = load_config(specs, [*tomls, *pyprojects_above([Path(p) for p in paths])],
-                         all_scripts=all_scripts)  # fmt: skip
+                         all_scripts=all_scripts, frozen=frozen)  # fmt: skip
     names = _Names()
     work = [(path, *names.of(path, roots[path])) for path in files]
     tops = frozenset(n.partition(".")[0] for _, name, _, aliases in work for n in (name, *aliases))
