@@ -254,6 +254,19 @@ def print_table(result: Score) -> dict[str, dict[str, int]]:
     return rows
 
 
+def print_comparison(before: dict, after: dict[str, dict[str, int]], caught_after: int) -> None:
+    print(f"\nCompared with {len(before['findings'])} findings saved earlier:")
+    print(f"{'code':<8}{'before':>16}{'after':>16}")
+    for code in sorted(set(before["table"]) | set(after), key=lambda c: (c == "rules", c)):
+        cells = []
+        for table in (before["table"], after):
+            row = table.get(code, {"findings": 0, "true": 0, "false": 0})
+            cells.append(f"{row['true']}/{row['true'] + row['false']} "
+                         f"{precision(row['true'], row['false']):>4}")  # fmt: skip
+        print(f"{code:<8}{cells[0]:>16}{cells[1]:>16}")
+    print(f"misses reported: {len(before['misses_caught'])} before, {caught_after} after")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repos", type=Path, default=HERE / "repos.json")
@@ -266,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--only", action="append", help="only this repository (repeatable)")
     parser.add_argument("--save", type=Path, help="write findings and scores as JSON here")
+    parser.add_argument("--compare", type=Path, help="a --save file to print side by side")
     args = parser.parse_args(argv)
 
     repos = load_repos(args.repos)
@@ -278,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         repo_dir = materialise(repo, args.corpus, mirror_root, args.clone)
         if repo_dir is None:
-            print(f"skipped {repo['name']}: not present in {args.corpus} (try --clone)")
+            hint = "" if args.clone else " (--clone fetches it from GitHub)"
+            print(f"skipped {repo['name']}: not present in {args.corpus}{hint}")
             continue
         present.append(repo["name"])
         found = run_checker(repo_dir, repo["name"], args.checker_src, args.jobs)
@@ -304,11 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         for f in result.caught.get(index, []):
             print(f"             by {f.path}:{f.line} {f.code} {f.message[:120]}")
 
+    if args.compare:
+        print_comparison(json.loads(args.compare.read_text(encoding="utf-8")), rows, len(caught))
     if args.save:
         args.save.write_text(json.dumps({
             "table": rows,
             "findings": [{**f.__dict__, "verdict": v} for f, v in result.verdicts.items()],
-            "misses_caught": [misses_j.file for i, misses_j in caught],
+            "misses_caught": [f"{j.repo}/{j.file}:{j.line}" for _, j in caught],
         }, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")  # fmt: skip
     return 0
 
