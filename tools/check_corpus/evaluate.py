@@ -14,6 +14,9 @@ A judgement is keyed by repository, file, code and the text of the reported sour
 (whitespace collapsed), not by line number, so it survives edits elsewhere in the file. When the
 checker starts pointing a finding at another line, it shows up as not yet judged.
 
+The same run scores the checker on `fixtures/` (see `fixture_marks.py`), small programs written
+here in the shapes the corpus showed; those need no download.
+
 Repositories are looked for in `--corpus` (one folder per entry, named like `owner+name`). A
 missing one is taken from a local bare mirror (`--mirror-root`, the layout of the workplace's
 fetch tool) or, with `--clone`, cloned from GitHub at the recorded commit; otherwise it is
@@ -34,6 +37,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from fixture_marks import run_fixtures
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -278,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checker-src", type=Path, help="run the checker from this src/ folder")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--only", action="append", help="only this repository (repeatable)")
+    parser.add_argument("--no-fixtures", action="store_true", help="skip fixtures/")
     parser.add_argument("--save", type=Path, help="write findings and scores as JSON here")
     parser.add_argument("--compare", type=Path, help="a --save file to print side by side")
     args = parser.parse_args(argv)
@@ -319,6 +325,14 @@ def main(argv: list[str] | None = None) -> int:
         for f in result.caught.get(index, []):
             print(f"             by {f.path}:{f.line} {f.code} {f.message[:120]}")
 
+    fixtures = None
+    if not args.no_fixtures:
+
+        def check(folder: Path, name: str) -> list[Finding]:
+            return run_checker(folder, name, args.checker_src, args.jobs)
+
+        fixtures = run_fixtures(HERE / "fixtures", check)
+
     if args.compare:
         print_comparison(json.loads(args.compare.read_text(encoding="utf-8")), rows, len(caught))
     if args.save:
@@ -326,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             "table": rows,
             "findings": [{**f.__dict__, "verdict": v} for f, v in result.verdicts.items()],
             "misses_caught": [f"{j.repo}/{j.file}:{j.line}" for _, j in caught],
+            "fixtures": fixtures,
         }, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")  # fmt: skip
     return 0
 
