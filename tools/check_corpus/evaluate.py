@@ -78,6 +78,8 @@ class Judgement:
     # finding may sit on any line of the file (a missing freeze_support() has no one line).
     codes: list[str] = field(default_factory=list)  # patterns: "QC01?" is any rule added later
     anywhere_in_file: bool = False
+    # Other files where a finding also catches it (QC002 may point at the line starting processes).
+    other_files: list[str] = field(default_factory=list)
     # For a miss: bug (breaks today), policy (frozen-plausible only), new-rule (no rule covers it).
     kind: str = ""
     seen_with: str = ""  # the checker version that produced the judged finding
@@ -226,10 +228,12 @@ def score(findings: list[Finding], judgements: list[Judgement]) -> Score:
 
 
 def catches(finding: Finding, miss: Judgement) -> bool:
-    if (finding.repo, finding.path) != (miss.repo, miss.file):
+    if finding.repo != miss.repo or finding.path not in (miss.file, *miss.other_files):
         return False
     if not any(fnmatch.fnmatchcase(finding.code, pattern) for pattern in miss.codes or [miss.code]):
         return False
+    if finding.path != miss.file:
+        return True
     return miss.anywhere_in_file or finding.text == normalise(miss.text)
 
 
