@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from qtcompute.build._check import format_finding, run_check
+from qtcompute.build._coverage import add_data_option, needs
 from qtcompute.build._errors import (
     BuildError,
     CheckFailedError,
@@ -21,14 +24,19 @@ from qtcompute.build._errors import (
 from qtcompute.build._freeze import (
     default_strip,
     exe_name,
+    plan_path,
     read_trimmed,
     run_pyinstaller,
     write_spec,
 )
+from qtcompute.build._platform import onefile_windowed_refusal
 from qtcompute.build._qt import detect_qt
 from qtcompute.build._report import BuildReport, tree_size
+from qtcompute.build._smoke import SmokeRun, details, smoke_frozen, smoke_source
+from qtcompute.build._syslibs import xcb_system_libraries
 from qtcompute.build._upx import measure_saved, plan_upx
 from qtcompute.build._verify import verify
+from qtcompute.freeze._smoke import DEFAULT_SETTLE
 
 logger = logging.getLogger("qtcompute.build")
 
@@ -63,6 +71,14 @@ class BuildOptions:
     report: Path | None = None
     verify_timeout: float = 120.0
     verbose: bool = False
+    smoke: bool = True
+    """Run the app itself (from source, then frozen) besides the self-test."""
+    smoke_script: Path | None = None
+    settle: float = DEFAULT_SETTLE
+    fix: bool = True
+    """Add what the run from source used and the bundle lacks (else: report it and fail)."""
+    hidden_imports: list[str] = field(default_factory=list)
+    add_data: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def app_name(self) -> str:
@@ -110,32 +126,22 @@ def build_app(options: BuildOptions, progress: ProgressCallback | None = None) -
 
 
 def _build(options: BuildOptions, script: Path, report: BuildReport, say: ProgressCallback) -> None:
-    # 1. check
-    if options.check:
-        say("check", "start", "qtcompute check")
-        with _timed(report, "check"):
-            outcome = run_check(script)
-        report.check = {
-            "ran": outcome.ran,
-            "note": outcome.note,
-            "findings": outcome.findings,
-        }
-        say("check", "done", outcome.note)
-        for finding in outcome.findings:
-            say("check", "finding", format_finding(finding))
-        if outcome.errors:
-            report.verdict = "check failed"
-            raise CheckFailedError(
-                f"the checker found {len(outcome.errors)} error(s) in {options.script}; fix them "
-                "(or build anyway with --no-check)"
-            )
-    else:
-        say("check", "skip", "--no-check")
-        report.check = {"ran": False, "note": "skipped (--no-check)"}
-
-    # 2. freeze, trimmed
+    refusal = onefile_windowed_refusal(onefile=options.onefile, windowed=options.windowed)
+    if refusal:
+        report.verdict = "refused"
+        raise BuildError(refusal)
+    _check_step(options, script, report, say)
     qt = detect_qt(script)
+    if options.smoke_script is not None and qt.binding:
+        # The smoke script gets QTest: keep QtTest, which trimming leaves out unless named.
+        qt = replace(qt, named_modules=qt.named_modules | {"QtTest"})
     report.binding = qt.binding
+    workers = options.workers or os.cpu_count() or 1
+    cap = options.max_processes or workers + 3
+    source = _source_smoke(options, script, report, say, qt.binding, cap)
+    plan = _plan(options, script, source, qt.binding)
+
+    # 2. freeze, trimmed (and completed with what the run from source used)
     upx = plan_upx(noupx=options.noupx, upx_dir=options.upx_dir)
     distpath, workpath = options.distpath.resolve(), options.workpath.resolve()
     name = options.app_name
@@ -143,6 +149,9 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
     if target.exists() and not options.noconfirm:
         raise BuildError(f"{target} exists; pass -y/--noconfirm to replace it")
     say("freeze", "start", f"PyInstaller, {report.mode}, Qt binding: {qt.binding or 'none'}")
+    hidden = list(options.hidden_imports)
+    if options.smoke_script is not None and qt.binding:
+        hidden.append(f"{qt.binding}.QtTest")
     spec, trim_config, excludes = write_spec(
         script=script,
         name=name,
@@ -154,6 +163,9 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         trim=options.trim,
         workpath=workpath / name,
         compress=options.compress,
+        plan=plan,
+        hiddenimports=hidden,
+        datas=options.add_data,
     )
     report.excluded_modules = excludes
     with _timed(report, "freeze"):
@@ -174,6 +186,9 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         "done",
         f"{report.size_bytes / 2**20:.1f} MB, trimmed {report.trimmed_total / 2**20:.1f} MB",
     )
+    done_plan = json.loads(plan_path(workpath / name, name).read_text(encoding="utf-8"))
+    _additions_step(options, report, say, done_plan)
+    _system_libraries_step(report, say, done_plan)
 
     # 3. UPX (applied by PyInstaller during step 2; measured here)
     upx.saved_bytes = measure_saved(upx)
@@ -181,13 +196,11 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
     report.upx["files_compressed"] = len(upx.compressed)
     say("upx", "done" if upx.applied else "skip", upx.reason)
 
-    # 4. verify
+    # 4. verify: the self-test (fast pre-check), then the app itself
     if not options.verify:
         say("verify", "skip", "--no-verify")
         report.verdict = "built, not verified (--no-verify)"
         return
-    workers = options.workers or os.cpu_count() or 1
-    cap = options.max_processes or workers + 3
     say("verify", "start", f"self-test, headless, cap {cap} processes")
     with _timed(report, "verify"):
         result = verify(executable, workers=workers, cap=cap, timeout=options.verify_timeout)
@@ -202,7 +215,176 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         raise VerifyFailedError(
             f"{result.message}" + (f"\n--- app output ---\n{tail}" if tail else "")
         )
+    if options.smoke:
+        say("smoke", "start", f"the app itself, frozen, headless (settle {options.settle:g} s)")
+        with _timed(report, "smoke (frozen)"):
+            frozen = smoke_frozen(
+                executable,
+                smoke_script=options.smoke_script,
+                settle=options.settle,
+                cap=cap,
+                timeout=options.verify_timeout,
+            )
+        report.smoke["frozen"] = frozen.to_json()
+        say("smoke", "done", f"frozen: {frozen.message}")
+        if frozen.watch.runaway:
+            report.verdict = "runaway"
+            raise RunawaySpawningError(frozen.message)
+        if not frozen.ok:
+            report.verdict = "smoke failed"
+            raise VerifyFailedError(_smoke_error(frozen))
     report.verdict = "verified"
+
+
+def _check_step(
+    options: BuildOptions, script: Path, report: BuildReport, say: ProgressCallback
+) -> None:
+    if not options.check:
+        say("check", "skip", "--no-check")
+        report.check = {"ran": False, "note": "skipped (--no-check)"}
+        return
+    say("check", "start", "qtcompute check")
+    with _timed(report, "check"):
+        outcome = run_check(script)
+    report.check = {"ran": outcome.ran, "note": outcome.note, "findings": outcome.findings}
+    say("check", "done", outcome.note)
+    for finding in outcome.findings:
+        say("check", "finding", format_finding(finding))
+    if outcome.errors:
+        report.verdict = "check failed"
+        raise CheckFailedError(
+            f"the checker found {len(outcome.errors)} error(s) in {options.script}; fix them "
+            "(or build anyway with --no-check)"
+        )
+
+
+def _source_smoke(
+    options: BuildOptions,
+    script: Path,
+    report: BuildReport,
+    say: ProgressCallback,
+    binding: str | None,
+    cap: int,
+) -> SmokeRun | None:
+    """Run the app from source in smoke mode, tracing it; a failure here stops the build."""
+    if not (options.smoke and options.verify):
+        return None
+    say("smoke", "start", f"the app itself, from source, headless (settle {options.settle:g} s)")
+    with _timed(report, "smoke (source)"):
+        run = smoke_source(
+            script,
+            binding=binding,
+            smoke_script=options.smoke_script,
+            settle=options.settle,
+            cap=cap,
+            timeout=options.verify_timeout,
+        )
+    report.smoke["source"] = run.to_json()
+    say("smoke", "done", f"from source: {run.message}")
+    if not run.ok:
+        report.verdict = "fails from source"
+        raise VerifyFailedError(
+            f"the app fails from source already, before freezing: {_smoke_error(run)}"
+        )
+    return run
+
+
+def _plan(
+    options: BuildOptions, script: Path, run: SmokeRun | None, binding: str | None
+) -> dict[str, object]:
+    """What the spec must make sure the bundle holds (see _coverage)."""
+    if run is None or run.coverage is None:
+        return {}
+    ignore = [f"{binding}.QtTest"] if options.smoke_script is not None and binding else []
+    skip_dirs = [options.distpath, options.workpath]
+    if options.smoke_script is not None:
+        skip_dirs.append(options.smoke_script.resolve())
+    modules, files = needs(
+        run.coverage,
+        script=script,
+        started=run.started_at,
+        ignore_modules=ignore,
+        ignore_dirs=skip_dirs,
+    )
+    return {
+        "fix": options.fix,
+        "modules": modules,
+        "files": [list(f) for f in files],
+        "processes": run.coverage.processes,
+    }
+
+
+def _additions_step(
+    options: BuildOptions, report: BuildReport, say: ProgressCallback, plan: dict[str, Any]
+) -> None:
+    missing_modules = plan.get("missing_modules", [])
+    missing_files = plan.get("missing_files", [])
+    report.additions = {
+        "traced_modules": len(plan.get("modules", [])),
+        "traced_files": len(plan.get("files", [])),
+        "processes": plan.get("processes", {}),
+        "missing_modules": missing_modules,
+        "missing_files": missing_files,
+        "hidden_imports": plan.get("added_modules", []),
+        "data_files": plan.get("added_files", []),
+        "not_added": plan.get("not_added", []),
+        "options": [f"--hidden-import={m}" for m in missing_modules]
+        + [add_data_option(src, dest) for src, dest in missing_files],
+    }
+    if not (missing_modules or missing_files):
+        if plan.get("modules") is not None and "modules" in plan:
+            say("coverage", "done", "the bundle holds everything the run from source used")
+        return
+    if not options.fix:
+        report.verdict = "incomplete"
+        lines = "\n".join(f"  {o}" for o in report.additions["options"])
+        raise BuildError(
+            f"the run from source used {len(missing_modules)} module(s) and "
+            f"{len(missing_files)} project file(s) that the bundle lacks (--no-fix): frozen, "
+            f"the app would fail where it uses them. Add them with these PyInstaller options "
+            f"(qtcompute build accepts them too), or build without --no-fix:\n{lines}"
+        )
+    added = report.additions
+    say("coverage", "done", _additions_summary(added["hidden_imports"], added["data_files"]))
+    if added["not_added"]:
+        say(
+            "coverage",
+            "warn",
+            "PyInstaller could not add: " + ", ".join(added["not_added"]),
+        )
+
+
+def _additions_summary(modules: list[str], files: list[list[str]]) -> str:
+    parts = []
+    if modules:
+        parts.append(f"added {len(modules)} hidden import(s): {', '.join(modules)}")
+    if files:
+        names = ", ".join(Path(src).name for src, _dest in files)
+        parts.append(f"{len(files)} data file(s): {names}")
+    return "; ".join(parts) or "nothing to add"
+
+
+def _system_libraries_step(
+    report: BuildReport, say: ProgressCallback, plan: dict[str, Any]
+) -> None:
+    binaries = [(d, s) for d, s in plan.get("binaries", [])]
+    libraries = xcb_system_libraries(binaries)
+    if libraries is None:
+        return
+    report.system_libraries = [asdict(lib) for lib in libraries]
+    if libraries:
+        say(
+            "system libraries",
+            "warn",
+            f"users' machines need {len(libraries)} system libraries for the xcb platform "
+            "plugin (not bundled, not in the manylinux baseline): "
+            + "; ".join(lib.line() for lib in libraries),
+        )
+
+
+def _smoke_error(run: SmokeRun) -> str:
+    text = details(run)
+    return run.message + (f"\n{text}" if text else "")
 
 
 def clean_outputs(options: BuildOptions) -> None:
