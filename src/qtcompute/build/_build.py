@@ -187,7 +187,7 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         f"{report.size_bytes / 2**20:.1f} MB, trimmed {report.trimmed_total / 2**20:.1f} MB",
     )
     done_plan = json.loads(plan_path(workpath / name, name).read_text(encoding="utf-8"))
-    _additions_step(options, report, say, done_plan)
+    incomplete = _additions_step(options, report, say, done_plan)
     _system_libraries_step(report, say, done_plan)
 
     # 3. UPX (applied by PyInstaller during step 2; measured here)
@@ -201,6 +201,26 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         say("verify", "skip", "--no-verify")
         report.verdict = "built, not verified (--no-verify)"
         return
+    try:
+        _verify_step(options, report, say, executable, workers, cap)
+    except VerifyFailedError as exc:
+        if incomplete:
+            raise type(exc)(f"{exc}\n{incomplete}") from None
+        raise
+    if incomplete:
+        report.verdict = "incomplete"
+        raise BuildError(incomplete)
+    report.verdict = "verified"
+
+
+def _verify_step(
+    options: BuildOptions,
+    report: BuildReport,
+    say: ProgressCallback,
+    executable: Path,
+    workers: int,
+    cap: int,
+) -> None:
     say("verify", "start", f"self-test, headless, cap {cap} processes")
     with _timed(report, "verify"):
         result = verify(executable, workers=workers, cap=cap, timeout=options.verify_timeout)
@@ -233,7 +253,6 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         if not frozen.ok:
             report.verdict = "smoke failed"
             raise VerifyFailedError(_smoke_error(frozen))
-    report.verdict = "verified"
 
 
 def _check_step(
@@ -316,7 +335,8 @@ def _plan(
 
 def _additions_step(
     options: BuildOptions, report: BuildReport, say: ProgressCallback, plan: dict[str, Any]
-) -> None:
+) -> str | None:
+    """Report what was added; with ``--no-fix``, return the message the build fails with."""
     missing_modules = plan.get("missing_modules", [])
     missing_files = plan.get("missing_files", [])
     report.additions = {
@@ -332,16 +352,16 @@ def _additions_step(
         + [add_data_option(src, dest) for src, dest in missing_files],
     }
     if not (missing_modules or missing_files):
-        if plan.get("modules") is not None and "modules" in plan:
+        if "modules" in plan:
             say("coverage", "done", "the bundle holds everything the run from source used")
-        return
+        return None
     if not options.fix:
-        report.verdict = "incomplete"
         lines = "\n".join(f"  {o}" for o in report.additions["options"])
-        raise BuildError(
+        say("coverage", "warn", "missing from the bundle (--no-fix): " + " ".join(lines.split()))
+        return (
             f"the run from source used {len(missing_modules)} module(s) and "
             f"{len(missing_files)} project file(s) that the bundle lacks (--no-fix): frozen, "
-            f"the app would fail where it uses them. Add them with these PyInstaller options "
+            f"the app fails where it uses them. Add them with these PyInstaller options "
             f"(qtcompute build accepts them too), or build without --no-fix:\n{lines}"
         )
     added = report.additions
@@ -352,6 +372,7 @@ def _additions_step(
             "warn",
             "PyInstaller could not add: " + ", ".join(added["not_added"]),
         )
+    return None
 
 
 def _additions_summary(modules: list[str], files: list[list[str]]) -> str:
