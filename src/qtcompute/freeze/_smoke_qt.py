@@ -1,11 +1,13 @@
 """Smoke mode, the Qt side: find the app's event loop, run the smoke script, settle, close.
 
 The harness starts before the app's first line, long before there is a ``QApplication``, and
-must not import a Qt binding itself (qtpy picks its binding from what is imported). A daemon
-thread looks for the application object of whichever binding the app imported; once it exists,
-the thread posts an event to an object moved to the GUI thread. The event is delivered when the
-app's event loop runs (``exec()``, or ``processEvents()``), and from then on everything happens
-in the GUI thread, driven by a timer:
+must not import a Qt binding itself (qtpy picks its binding from what is imported). A finder on
+``sys.meta_path`` lets the app's import of ``<binding>.QtCore`` through and, right after it,
+posts an event to an object of ours in the importing (GUI) thread. Qt keeps posted events until
+that thread's event loop runs, so the event arrives once the app runs ``exec()`` (or
+``processEvents()``), with the application object made. (Asking for the application object
+from another thread instead crashes: the binding may be half-way through importing a module.)
+From then on everything happens in the GUI thread, driven by a timer:
 
     WAIT_WINDOW  until a top-level window is visible (or the wait runs out: noted)
     SCRIPT       the user's smoke script, once (it may wait on the loop through wait_until)
@@ -19,17 +21,20 @@ An app that ends on its own before any of this is fine: the result is written at
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
     from qtcompute.freeze._smoke import Harness
 
 BINDINGS = ("PyQt5", "PySide6", "PyQt6", "PySide2")
-_POLL = 0.02  # seconds between looks for the application object (start-up only)
 _TICK_MS = 50
 _LATE = 0.25  # a tick this late means the event loop was busy
 _WINDOW_WAIT = 15.0
@@ -39,40 +44,72 @@ _keep: list[Any] = []  # the driver objects live as long as the process
 
 
 def start_watcher(harness: Harness) -> None:
-    thread = threading.Thread(
-        target=_find_app, args=(harness,), name="qtcompute-smoke", daemon=True
-    )
-    thread.start()
+    """Arrange for the driver to start in the app's event loop, whichever binding it imports."""
+    for binding in BINDINGS:
+        core = sys.modules.get(f"{binding}.QtCore")
+        if core is not None:  # imported before us (another runtime hook)
+            _post_start(harness, binding, core)
+            return
+    sys.meta_path.insert(0, _QtCoreFinder(harness))
 
 
-def _find_app(harness: Harness) -> None:
-    while True:
-        for binding in BINDINGS:
-            core = sys.modules.get(f"{binding}.QtCore")
-            if core is None:
-                continue
-            app = core.QCoreApplication.instance()
-            if app is not None:
-                _post_start(harness, binding, core, app)
-                return
-        time.sleep(_POLL)
+class _QtCoreFinder(importlib.abc.MetaPathFinder):
+    """Lets the first import of a binding's QtCore through, then posts the start event."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
+        self.busy = False
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        binding, _, module = name.partition(".")
+        if module != "QtCore" or binding not in BINDINGS or self.busy:
+            return None
+        self.busy = True  # find the real spec through the other finders
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.busy = False
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _ThenStart(spec.loader, self, binding)
+        return spec
+
+    def loaded(self, binding: str, core: ModuleType) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        _post_start(self.harness, binding, core)
 
 
-def _post_start(harness: Harness, binding: str, core: Any, app: Any) -> None:
-    """Hand over to the GUI thread: an event to an object living there."""
+class _ThenStart(importlib.abc.Loader):
+    def __init__(self, loader: Any, finder: _QtCoreFinder, binding: str) -> None:
+        self.loader = loader
+        self.finder = finder
+        self.binding = binding
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self.loader.exec_module(module)
+        self.finder.loaded(self.binding, module)
+
+
+def _post_start(harness: Harness, binding: str, core: Any) -> None:
+    """An event to an object of ours in this thread, delivered once its event loop runs."""
     event_type = getattr(getattr(core.QEvent, "Type", None), "User", None) or core.QEvent.User
 
     class Starter(core.QObject):  # type: ignore[misc, name-defined]
         def event(self, event: Any) -> bool:
             if event.type() == event_type:
-                driver = Driver(harness, binding, core, app)
-                _keep.append(driver)
-                driver.begin()
+                app = core.QCoreApplication.instance()
+                if app is not None:
+                    driver = Driver(harness, binding, core, app)
+                    _keep.append(driver)
+                    driver.begin()
                 return True
             return bool(super().event(event))
 
     starter = Starter()
-    starter.moveToThread(app.thread())
     _keep.append(starter)
     core.QCoreApplication.postEvent(starter, core.QEvent(event_type))
 
