@@ -88,11 +88,15 @@ def needs(
         and not name.startswith(("qtcompute.freeze._smoke", "qtcompute.freeze._trace"))
     )
     root = script.resolve().parent
-    skip = [Path(d).resolve() for d in ignore_dirs]
+    # Libraries' own files (a virtual environment inside the project) come with their packages.
+    environments = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    skip = [Path(d).resolve() for d in ignore_dirs] + sorted(environments)
     files: list[tuple[str, str]] = []
     for text in coverage.files:
         path = Path(text)
-        if path.suffix.lower() in _CODE_SUFFIXES or "__pycache__" in path.parts:
+        if path.suffix.lower() in _CODE_SUFFIXES or {"__pycache__", "site-packages"} & set(
+            path.parts
+        ):
             continue
         if any(path.is_relative_to(folder) for folder in skip):
             continue
