@@ -13,6 +13,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from qtcompute.build._coverage import _extension_name, needs
@@ -139,19 +140,21 @@ def test_a_handled_task_error_and_a_worker_that_cannot_start_fail_it(tmp_path: P
 def test_exit_status_and_processes_left_behind_fail_it(tmp_path: Path) -> None:
     code = _smoke(_app(tmp_path, "import sys\nsys.exit(3)\n", "exits.py"))
     assert not code.ok and "exited with status 3" in code.message
-    started = time.time()
+    marker = f"left-behind-{os.getpid()}"
     left = _smoke(
         _app(
             tmp_path,
-            """
+            f"""
             import subprocess, sys
-            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "{marker}"])
             """,
             "leaves.py",
         )
     )
     assert not left.ok and "left 1 process(es) running after exit" in left.message
-    assert time.time() - started < 50  # killed, not waited for
+    assert marker in left.message  # named by its command line
+    survivors = [p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
+    assert survivors == []  # and killed with the tree
 
 
 @pytest.mark.timeout(120)

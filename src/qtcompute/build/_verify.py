@@ -298,7 +298,7 @@ def _watch(
         left = []
         for process in leftovers:
             try:
-                left.append(f"{process.pid} ({' '.join(process.cmdline())[:100]})")
+                left.append(f"{process.pid} ({' '.join(process.cmdline())[:160]})")
             except psutil.Error:
                 left.append(str(process.pid))
         return VerifyResult(
