@@ -68,3 +68,44 @@ def seed_array_worker(input_queue, output_queue):
         if isinstance(data, str) and data == "EXIT":
             break
         output_queue.put(data * 2)
+
+
+def pool_bench_server():
+    """A child process that times qtcompute's Pool on command, for comparisons between two
+    versions of the code in the same run (``bench_engine``, ``QTCOMPUTE_BENCH_BASELINE``).
+
+    Reads ``rt N`` (N round trips, one worker) or ``map N`` (a map of N tiny items, two workers)
+    lines on stdin; answers each with one JSON line on stdout: the samples in seconds, or the
+    rate in items per second.
+    """
+    import json
+    import sys
+    import time
+
+    from qtcompute import Pool
+
+    pool = Pool(1)
+    pool.ping(timeout=60)
+    for _ in range(100):
+        pool.submit(add, 1, 2).result()
+    clock = time.perf_counter
+    for line in sys.stdin:
+        command, count = line.split()
+        n = int(count)
+        if command == "rt":
+            samples = []
+            for _ in range(n):
+                start = clock()
+                pool.submit(add, 1, 2).result()
+                samples.append(clock() - start)
+            print(json.dumps(samples), flush=True)
+        elif command == "map":
+            xs = list(range(n))
+            with Pool(2) as mapper:
+                mapper.ping(timeout=60)
+                start = clock()
+                result = list(mapper.map(add, xs, xs))
+                rate = n / (clock() - start)
+            assert result[-1] == 2 * xs[-1]
+            print(json.dumps(rate), flush=True)
+    pool.shutdown()

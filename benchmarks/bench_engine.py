@@ -25,6 +25,10 @@ from benchmarks._table import Row, median, percentile
 from qtcompute import Pool
 
 ROUNDS = 12
+# The ``src`` folder of another version of qtcompute (a checkout of main before a change): when
+# set, both versions are timed in child processes, round by round, and compared in extra rows.
+BASELINE_ENV = "QTCOMPUTE_BENCH_BASELINE"
+MAP_ROUNDS = 3
 PER_ROUND = 250
 MAP_ITEMS = 100_000
 SPAWN = multiprocessing.get_context("spawn")
@@ -250,6 +254,84 @@ def parent_death_seconds() -> float:
     return elapsed
 
 
+class _CodeVersion:
+    """A child process timing the Pool of one version of the code (``pool_bench_server``)."""
+
+    def __init__(self, src: str) -> None:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, root]))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from benchmarks._workloads import pool_bench_server as s; s()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=root,
+            text=True,
+        )
+
+    def ask(self, command: str) -> object:
+        self.proc.stdin.write(command + "\n")  # type: ignore[union-attr]
+        self.proc.stdin.flush()  # type: ignore[union-attr]
+        return json.loads(self.proc.stdout.readline())  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        self.proc.stdin.close()  # type: ignore[union-attr]
+        self.proc.wait(timeout=60)
+        self.proc.stdout.close()  # type: ignore[union-attr]
+
+
+def against_baseline(baseline_src: str) -> list[Row]:
+    """Today's code and the baseline's, each in a child process, in interleaved rounds."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    today, before = _CodeVersion(os.path.join(here, "src")), _CodeVersion(baseline_src)
+    try:
+        rt: dict[str, list[float]] = {"today": [], "before": []}
+        rates: dict[str, list[float]] = {"today": [], "before": []}
+        for _ in range(ROUNDS):
+            for key, version in (("today", today), ("before", before)):
+                rt[key] += [s * 1e6 for s in version.ask(f"rt {PER_ROUND}")]  # type: ignore[union-attr]
+        for _ in range(MAP_ROUNDS):
+            for key, version in (("today", today), ("before", before)):
+                rates[key].append(version.ask(f"map {MAP_ITEMS}"))  # type: ignore[arg-type]
+    finally:
+        today.close()
+        before.close()
+    peer = "Pool before the change"
+    note = f"both in child processes, interleaved; baseline {baseline_src}"
+    return [
+        Row(
+            "engine",
+            "round trip median: Pool vs itself before",
+            median(rt["today"]),
+            "us",
+            peer,
+            median(rt["before"]),
+            None,
+            note,
+        ),
+        Row(
+            "engine",
+            "round trip p99: Pool vs itself before",
+            percentile(rt["today"], 99),
+            "us",
+            peer,
+            percentile(rt["before"], 99),
+            None,
+            note,
+        ),
+        Row(
+            "engine",
+            f"map of {MAP_ITEMS:,} tiny items: Pool vs itself before",
+            median(rates["today"]),
+            "items/s",
+            peer,
+            median(rates["before"]),
+            None,
+            f"median of {MAP_ROUNDS} maps each, 2 workers",
+        ),
+    ]
+
+
 def run() -> list[Row]:
     samples = round_trips()
     us = {name: [s * 1e6 for s in values] for name, values in samples.items()}
@@ -316,6 +398,9 @@ def run() -> list[Row]:
                 "2 workers, pipelined",
             )
         )
+    baseline = os.environ.get(BASELINE_ENV)
+    if baseline:
+        rows += against_baseline(baseline)
     if sys.platform.startswith("linux"):
         death = parent_death_seconds()
         rows.append(

@@ -265,3 +265,35 @@ def flood_output(seconds):
 
     threading.Thread(target=loop, daemon=True).start()
     return True
+
+
+class ExitAtPickle:
+    """A result whose pickling ends the worker process: it dies while sending its result."""
+
+    def __reduce__(self):
+        os._exit(9)
+
+
+class SysExitAtPickle:
+    def __reduce__(self):
+        sys.exit(5)
+
+
+def return_instance(cls):
+    return cls()
+
+
+class Sizeable:
+    """A result the caller can watch with a weak reference."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def make_sizeable(value):
+    return Sizeable(value)
+
+
+def print_after(seconds, text):
+    time.sleep(seconds)
+    print(text, flush=True)

@@ -121,11 +121,15 @@ def test_module_level_builtins_are_cached():
 def test_an_interrupted_copy_still_settles_the_future_once():
     from qtcompute.engine._future import TaskFuture
     from qtcompute.engine._records import _settle_computed
+    from qtcompute.engine._unretrieved import UnretrievedErrors
 
     def interrupted():
         raise KeyboardInterrupt
 
-    future = TaskFuture(1, None)
+    class NoPool:  # the one part of a supervisor a future settled by hand uses
+        unretrieved = UnretrievedErrors()
+
+    future = TaskFuture(1, NoPool())  # type: ignore[arg-type]
     with pytest.raises(KeyboardInterrupt):
         _settle_computed(future, interrupted, ())
     assert isinstance(future.exception(timeout=0), KeyboardInterrupt)

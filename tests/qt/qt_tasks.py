@@ -33,3 +33,11 @@ def count(n: int) -> Iterator[int]:
     """Report 0..n-1 as progress, as fast as the worker can; the result is n."""
     yield from range(n)
     return n
+
+
+def identity(value: object) -> object:
+    return value
+
+
+def init_raises() -> None:
+    raise RuntimeError("this initializer always fails")

@@ -253,3 +253,122 @@ def test_runner_in_a_collected_window_cycle_does_not_crash(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "survived" in done.stdout
+
+
+def test_unpicklable_argument_reaches_on_error_instead_of_raising(qtbot, qapp, pool) -> None:
+    from qtcompute.errors import NotPicklableError
+
+    runner = TaskRunner(pool, owns_executor=False)
+    errors: list[BaseException] = []
+    handle = runner.submit(qt_tasks.identity, threading.Lock(), on_error=errors.append)
+    with qtbot.waitSignal(handle.failed, timeout=WORKER_START_TIMEOUT_MS) as blocker:
+        pass
+    (exc,) = blocker.args
+    assert isinstance(exc, NotPicklableError) and "argument 1" in str(exc)
+    assert errors == [exc]
+    assert runner.active() == 0
+
+
+@pytest.mark.parametrize("executor_kind", ["qtcompute", "threads"])
+def test_shut_down_executor_reaches_on_error(qtbot, qapp, executor_kind) -> None:
+    executor = Pool(workers=1) if executor_kind == "qtcompute" else ThreadPoolExecutor(1)
+    executor.shutdown()
+    runner = TaskRunner(executor, owns_executor=False)
+    errors: list[BaseException] = []
+    handle = runner.submit(qt_tasks.square, 2, on_error=errors.append)
+    with qtbot.waitSignal(handle.failed, timeout=10_000) as blocker:
+        pass
+    assert isinstance(blocker.args[0], RuntimeError)
+    assert errors == blocker.args
+
+
+def test_broken_pool_reaches_on_error(qtbot, qapp) -> None:
+    from qtcompute.errors import BrokenPoolError
+
+    broken = Pool(workers=1, initializer=qt_tasks.init_raises)
+    first = broken.submit(qt_tasks.square, 1)
+    assert isinstance(first.exception(timeout=WORKER_START_TIMEOUT_MS / 1000), BrokenPoolError)
+    runner = TaskRunner(broken)
+    errors: list[BaseException] = []
+    handle = runner.submit(qt_tasks.square, 2, on_error=errors.append)
+    with qtbot.waitSignal(handle.failed, timeout=10_000) as blocker:
+        pass
+    assert isinstance(blocker.args[0], BrokenPoolError)
+    assert "initializer" in str(blocker.args[0])
+    assert errors == blocker.args
+    runner.shutdown()
+
+
+def test_a_call_that_is_wrong_in_itself_still_raises(qapp, pool) -> None:
+    runner = TaskRunner(pool, owns_executor=False)
+    with pytest.raises(TypeError, match="callable"):
+        runner.submit(42)  # type: ignore[arg-type]
+
+
+def test_submit_after_the_runner_shut_down_warns_and_emits_nothing(qapp, caplog) -> None:
+    runner = TaskRunner(ThreadPoolExecutor(1))
+    runner.shutdown()
+    handle = runner.submit(qt_tasks.square, 3, on_error=lambda _: pytest.fail("delivered"))
+    assert not handle.is_live()
+    assert runner.active() == 0
+    assert any("after the runner was shut down" in r.getMessage() for r in caplog.records)
+
+
+def test_a_real_pyqt5_app_survives_task_failures_submitted_from_slots(tmp_path) -> None:
+    """In PyQt5 an exception escaping a slot aborts the process (SIGABRT, exit 134): every
+    task-level failure must reach on_error instead, and the app must quit normally."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    script = textwrap.dedent(
+        """
+        import sys, threading
+        from qtpy.QtCore import QTimer
+        from qtpy.QtWidgets import QApplication
+        import qt_tasks
+        from qtcompute import Pool
+        from qtcompute.qt import TaskRunner
+
+        if __name__ == "__main__":
+            app = QApplication([])
+            pool = Pool(workers=1)
+            runner = TaskRunner(pool)
+            closed = TaskRunner(Pool(workers=1))
+            closed.executor.shutdown()
+            seen = []
+
+            def report(kind):
+                def on_error(exc):
+                    seen.append(kind)
+                    print(kind, type(exc).__name__, flush=True)
+                    if len(seen) == 2:
+                        app.quit()
+                return on_error
+
+            def slot():  # runs inside the event loop, where an escaping exception aborts
+                runner.submit(qt_tasks.identity, threading.Lock(), on_error=report("lock"))
+                closed.submit(qt_tasks.square, 2, on_error=report("closed"))
+
+            QTimer.singleShot(0, slot)
+            app.exec_()
+            closed.shutdown()
+            print("survived", flush=True)
+        """
+    )
+    here = Path(__file__).parent
+    env = dict(
+        os.environ,
+        QT_API="pyqt5",
+        QT_QPA_PLATFORM="offscreen",
+        PYTHONPATH=os.pathsep.join([str(here), *sys.path]),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, env=env
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert "lock NotPicklableError" in done.stdout
+    assert "closed PoolShutdownError" in done.stdout
+    assert "survived" in done.stdout

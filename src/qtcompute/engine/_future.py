@@ -97,11 +97,19 @@ class TaskFuture(Future[T]):
             timeout = _remaining(timeout, deadline)
         if self._state == FINISHED and self._exception is None:
             return self._result  # type: ignore[no-any-return]  # final: no lock needed
-        return super().result(timeout)
+        try:
+            return super().result(timeout)
+        finally:
+            if self._exception is not None:  # its error was seen: not logged (_unretrieved)
+                self._supervisor.unretrieved.retrieved(self.task_id)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         deadline = self._wait_directly(timeout)
-        return super().exception(_remaining(timeout, deadline))
+        try:
+            return super().exception(_remaining(timeout, deadline))
+        finally:
+            if self._exception is not None:
+                self._supervisor.unretrieved.retrieved(self.task_id)
 
     def _wait_directly(self, timeout: float | None) -> float | None:
         # Fast path for a caller that blocks on a running task: read the reply itself rather
@@ -120,9 +128,10 @@ class TaskFuture(Future[T]):
                 lock = self._progress_lock
         return lock
 
-    def _settle(self, result: Any, error: BaseException | None) -> None:
+    def _settle(self, result: Any, error: BaseException | None, label: str = "") -> None:
         """``set_result``/``set_exception`` in one, for the pool; ignores a settled future (its
-        owner cancelled it in the meantime).
+        owner cancelled it in the meantime). ``label`` names the task in the log if its error is
+        never retrieved (see ``_unretrieved``).
 
         Same steps as the standard methods, minus the ``notify_all`` when nobody waits: this
         runs once per task, and that call alone is a noticeable share of a tiny task's cost.
@@ -133,6 +142,8 @@ class TaskFuture(Future[T]):
             if error is None:
                 self._result = result
             else:
+                # Watched before anyone can see the state: a waiter retrieves after this.
+                self._supervisor.unretrieved.watch(self, error, label or f"#{self.task_id}")
                 self._exception = error
             self._state = FINISHED
             for waiter in self._waiters:

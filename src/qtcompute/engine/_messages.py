@@ -46,6 +46,12 @@ class UseDirectCopy(NamedTuple):
     address from now on (see ``_vm``)."""
 
 
+class LogLevels(NamedTuple):
+    """The parent's logging levels changed: take them (see ``_worker_logging``)."""
+
+    levels: Any
+
+
 class Release(NamedTuple):
     """The pool has copied the large buffers of the result of this frame's task: drop them."""
 
@@ -109,6 +115,12 @@ class Output(NamedTuple):
     text: str
 
 
+class Log(NamedTuple):
+    """A ``logging`` record of the worker, as plain fields (see ``_worker_logging``)."""
+
+    record: dict[str, Any]
+
+
 class Pong(NamedTuple):
     nonce: int
 
@@ -135,6 +147,8 @@ _KINDS: tuple[type[Any], ...] = (
     UseDirectCopy,
     Release,
     Released,
+    Log,
+    LogLevels,
 )
 _KIND_OF = {cls: kind for kind, cls in enumerate(_KINDS)}
 

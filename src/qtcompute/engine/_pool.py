@@ -12,6 +12,7 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from qtcompute.engine._future import TaskFuture
+from qtcompute.engine._governance import check_max_tasks_per_child, parse_memory_limit
 from qtcompute.engine._records import PoolEvent, PoolStats
 from qtcompute.engine._spin import DEFAULT_LIMIT as DEFAULT_SPIN
 from qtcompute.engine._supervisor import Supervisor
@@ -30,7 +31,8 @@ class Pool(Executor):
     Parameters
     ----------
     workers:
-        Number of worker processes (default: the number of CPUs).
+        Number of worker processes (default: the number of CPUs). ``max_workers=``, the
+        ``Executor`` name, is accepted instead.
     initializer, initargs:
         Called as ``initializer(*initargs)`` once in every worker before its first task, and
         again in every replacement worker (for state such as a loaded model). If it raises, the
@@ -53,29 +55,39 @@ class Pool(Executor):
         sporadic tasks never pay for it. ``0`` turns it off. By default, 100 us when the
         workers leave a CPU free for the pool's own process (``workers`` < CPUs), and off
         otherwise: spinning workers would take the CPU the process feeding them needs.
+    max_tasks_per_child:
+        Replace a worker after it has run this many tasks (``ProcessPoolExecutor``'s option),
+        for tasks that leak memory or state. ``None`` (the default): workers live on.
+    memory_limit:
+        The most memory each worker may use: bytes, or a string such as ``"2 GiB"`` or
+        ``"512 MB"``. A task that goes over fails with
+        :class:`~qtcompute.errors.MemoryLimitError` (a ``MemoryError``) and its worker is
+        replaced. Enforced by the operating system (``RLIMIT_DATA`` on Linux, a Job Object on
+        Windows); checked after each task on macOS. ``None`` (the default): no limit.
 
     Every submitted task ends exactly once: with its result, its exception (the worker's
     traceback chained as ``__cause__``), cancelled, :class:`~qtcompute.errors.WorkerCrashedError`
-    or :class:`~qtcompute.errors.TaskTimeoutError`.
+    or :class:`~qtcompute.errors.TaskTimeoutError`. An error nobody retrieves is logged once on
+    the ``qtcompute.engine`` logger ("Task exception was never retrieved").
     """
 
     def __init__(
         self,
         workers: int | None = None,
         *,
+        max_workers: int | None = None,
         initializer: Callable[..., object] | None = None,
         initargs: tuple[Any, ...] = (),
         start_method: str = "spawn",
         task_timeout: float | None = None,
         stop_grace: float = 1.0,
         spin: float | None = None,
+        max_tasks_per_child: int | None = None,
+        memory_limit: int | str | None = None,
         name: str = "qtcompute",
     ) -> None:
         _before_pool_start()
-        if workers is None:
-            workers = os.cpu_count() or 1
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise ValueError(f"workers must be a positive integer, not {workers!r}")
+        workers = _worker_count(workers, max_workers)
         if start_method not in multiprocessing.get_all_start_methods():
             raise ValueError(
                 f"start method {start_method!r} is not available on this platform; choose one "
@@ -84,6 +96,8 @@ class Pool(Executor):
         if initializer is not None and not callable(initializer):
             raise TypeError(f"initializer must be callable, not {type(initializer).__name__}")
         _check_timeout(task_timeout)
+        check_max_tasks_per_child(max_tasks_per_child, start_method)
+        memory_limit = parse_memory_limit(memory_limit)
         if spin is None:
             spin = DEFAULT_SPIN if workers < _usable_cpus() else 0.0
         if not isinstance(spin, (int, float)) or isinstance(spin, bool) or not 0 <= spin <= 0.1:
@@ -104,6 +118,8 @@ class Pool(Executor):
             stop_grace=stop_grace,
             spin=float(spin),
             name=name,
+            memory_limit=memory_limit,
+            max_tasks_per_child=max_tasks_per_child,
         )
         if self._supervisor.start_error is not None:
             # Typically multiprocessing's "start a new process before ... bootstrapping": a
@@ -119,8 +135,11 @@ class Pool(Executor):
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> TaskFuture[T]:
         """Run ``fn(*args, **kwargs)`` in a worker; return its future at once.
 
-        Raises :class:`~qtcompute.errors.NotPicklableError` (a ``TypeError``) at once if the
-        function or an argument cannot be sent to a worker.
+        If the function or an argument cannot be sent to a worker, the future fails at once with
+        :class:`~qtcompute.errors.NotPicklableError` (a ``TypeError`` and a ``PicklingError``),
+        as ``ProcessPoolExecutor``'s does. Raises ``RuntimeError`` if the pool takes no more
+        tasks (:class:`~qtcompute.errors.PoolShutdownError` after ``shutdown()``,
+        :class:`~qtcompute.errors.BrokenPoolError`, or once the interpreter is exiting).
         """
         return self._supervisor.submit(fn, args, kwargs, self._task_timeout)
 
@@ -169,8 +188,9 @@ class Pool(Executor):
     ) -> None:
         """Stop the workers once their work is done, gracefully (like the seed's ``EXIT``).
 
-        ``cancel_futures`` cancels tasks that have not started; ``stop_running`` also stops the
-        running ones (their futures end cancelled) instead of waiting for them. Workers that do
+        ``cancel_futures`` cancels tasks that no worker has taken (a worker still starting
+        takes the first in the queue, as in CPython); ``stop_running`` also stops the running
+        ones (their futures end cancelled) instead of waiting for them. Workers that do
         not exit within ``stop_grace`` are terminated, then killed. Safe to call more than once.
         """
         self._supervisor.shutdown(wait, cancel_futures, stop_running)
@@ -239,10 +259,27 @@ def _results_in_order(futures: list[TaskFuture[list[T]]], end_time: float | None
                 chunk = future.result(timeout)
             finally:
                 del future
-            yield from chunk
+            # Popped, not iterated: the caller's reference to a result is its only one.
+            chunk.reverse()
+            while chunk:
+                yield chunk.pop()
     finally:
         for future in futures:
             future.cancel()
+
+
+def _worker_count(workers: int | None, max_workers: int | None) -> int:
+    if workers is not None and max_workers is not None:
+        raise TypeError("pass workers or max_workers (the same setting), not both")
+    name = "workers" if max_workers is None else "max_workers"
+    count = workers if max_workers is None else max_workers
+    if count is None:
+        return os.cpu_count() or 1
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise TypeError(f"{name} must be an integer, not {type(count).__name__}")
+    if count < 1:
+        raise ValueError(f"{name} must be greater than 0, not {count!r}")  # CPython's words
+    return count
 
 
 def _usable_cpus() -> int:
@@ -272,9 +309,11 @@ def _before_pool_start() -> None:
 
 
 def _register_for_exit(supervisor: Supervisor) -> None:
-    """At interpreter exit, stop every pool still running: queued tasks are cancelled, running
-    ones finish. Registered after ``multiprocessing`` registered its own exit hook, so ours runs
-    first (atexit is last-in, first-out) and multiprocessing never waits on a live worker."""
+    """At interpreter exit, stop every pool still running once its work is done, queued tasks
+    included (as CPython's executors do: a script that submits and returns gets its work done);
+    submit() raises from then on. Registered after ``multiprocessing`` registered its own exit
+    hook, so ours runs first (atexit is last-in, first-out) and multiprocessing never waits on
+    a live worker."""
     global _atexit_registered
     _live.add(supervisor)
     with _atexit_lock:
@@ -284,5 +323,8 @@ def _register_for_exit(supervisor: Supervisor) -> None:
 
 
 def _shutdown_all() -> None:
-    for supervisor in list(_live):
-        supervisor.shutdown(wait=True, cancel_futures=True, stop_running=False)
+    supervisors = list(_live)
+    for supervisor in supervisors:
+        supervisor.interpreter_exiting = True
+    for supervisor in supervisors:
+        supervisor.shutdown(wait=True, cancel_futures=False, stop_running=False)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from qtcompute.engine import _frame_counts
 from qtcompute.engine import _messages as msg
+from qtcompute.engine._crash_report import CrashLog
 from qtcompute.engine._frame_counts import AHEAD
 from qtcompute.engine._frame_counts import FROM_WORKER as _FROM_WORKER
 from qtcompute.engine._frame_counts import MASK as _MASK
@@ -23,6 +24,7 @@ from qtcompute.engine._worker import worker_main
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
+    from qtcompute.engine._governance import Governance
     from qtcompute.engine._records import Task
 
 
@@ -55,6 +57,7 @@ class WorkerHandle:
         initargs: tuple[Any, ...],
         spin: float,
         bell: Connection | None = None,
+        governance: Governance | None = None,
     ) -> None:
         # Two one-way pipes rather than one socketpair: a pipe's write and read cost half of a
         # Unix socket's (no socket buffers to allocate), and a tiny task makes four of them.
@@ -63,6 +66,8 @@ class WorkerHandle:
         # The page of frame counts, and the supervisor's bell the worker rings with frames
         # nobody else reads (see _frame_counts); without them, the supervisor watches the pipe.
         self.counts = _frame_counts.make() if bell is not None else None
+        self.crash_log = CrashLog(ctx)  # where faulthandler writes (see _crash_report)
+        self.crash_stack: str | None = None  # what it wrote, read once the worker is dead
         self.process = ctx.Process(  # type: ignore[attr-defined]
             target=worker_main,
             args=(
@@ -75,6 +80,7 @@ class WorkerHandle:
                 spin,
                 self.counts,
                 bell if self.counts is not None else None,
+                governance.settings(self.crash_log.child_end) if governance else None,
             ),
             name=f"qtcompute-worker-{index}",
             daemon=False,  # daemonic processes may not start children; tasks may want to
@@ -87,6 +93,9 @@ class WorkerHandle:
             reply_writer.close()
             if self.counts is not None:
                 self.counts.forget_descriptor()
+            self.crash_log.after_start()
+        if governance is not None:
+            governance.adopt(self.process.pid)  # Windows: into the pool's job
         self.index = index
         self.conn: Connection = reply_reader  # the worker's frames arrive here
         self.task_conn: Connection = task_writer
@@ -99,6 +108,7 @@ class WorkerHandle:
         self.pid: int = self.process.pid
         self.state = WorkerState.STARTING
         self.task: Task | None = None
+        self.tasks_run = 0  # for max_tasks_per_child
         self.kill_at: float | None = None
         self.eof = False
         self.pings: list[Any] = []
@@ -216,6 +226,7 @@ class WorkerHandle:
         self.conn.close()
         self.task_conn.close()
         self.process.close()
+        self.crash_stack = self.crash_log.collect(exitcode)
         if self.kick_fds is not None:
             for fd in self.kick_fds:
                 os.close(fd)

@@ -22,12 +22,17 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from qtcompute.engine import _frame_counts
+from qtcompute.engine import _frame_counts, _worker_logging
 from qtcompute.engine import _messages as msg
 from qtcompute.engine._pickling import unpack_exception
 from qtcompute.engine._process import WorkerState
 from qtcompute.engine._records import Outbox, Task
-from qtcompute.engine.errors import BrokenPoolError, ResultNotPicklableError, WorkerCrashedError
+from qtcompute.engine.errors import (
+    BrokenPoolError,
+    MemoryLimitError,
+    ResultNotPicklableError,
+    WorkerCrashedError,
+)
 
 if TYPE_CHECKING:
     from qtcompute.engine._future import TaskFuture
@@ -58,6 +63,7 @@ class FrameReceiver:
 
         def _finish_task(self, worker: WorkerHandle) -> Task | None: ...
         def _become_idle(self, worker: WorkerHandle, out: Outbox) -> None: ...
+        def _retire(self, worker: WorkerHandle, out: Outbox) -> None: ...
         def _on_exit(self, worker: WorkerHandle, out: Outbox) -> None: ...
         def _break(self, error: BrokenPoolError, out: Outbox) -> None: ...
         def _send_control(self, worker: WorkerHandle, message: Any, task_id: int = 0) -> None: ...
@@ -209,8 +215,10 @@ class FrameReceiver:
                     value = pickle.loads(frame[_HEADER_SIZE:])[0]  # cheaper than a view
                 else:
                     value = pickle.loads(memoryview(frame)[_HEADER_SIZE:])[0]
-            except Exception as exc:
+            except BaseException as exc:  # sys.exit() in a __reduce__ too: the task ends
                 self._complete(worker, task, out, error=_undecodable_result(task, exc))
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 return
             self._complete(worker, task, out, result=value)
             return
@@ -230,7 +238,7 @@ class FrameReceiver:
             return
         try:
             fields = msg.decode_fields(frame)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             message: Any = exc
         else:
             if kind is msg.Result:  # the common case first, without building the message
@@ -255,6 +263,8 @@ class FrameReceiver:
                 self._become_idle(worker, out)
         elif isinstance(message, msg.Pong):
             self._answer_ping(worker, message.nonce)
+        elif isinstance(message, msg.Log):
+            out.call(_worker_logging.handle, message.record)
         elif isinstance(message, msg.Output):
             out.call(_write_output, worker.pid, message.stream, message.text)
         elif isinstance(message, msg.InitFailed):
@@ -266,7 +276,7 @@ class FrameReceiver:
                 ),
                 out,
             )
-        elif isinstance(message, Exception) and task is not None:
+        elif isinstance(message, (Exception, SystemExit)) and task is not None:
             self._complete(worker, task, out, error=_undecodable_result(task, message))
 
     def _complete(
@@ -280,7 +290,10 @@ class FrameReceiver:
         """The worker's task ended with this outcome: settle it, and the worker is free."""
         self._finish_task(worker)
         out.settle(task, result, error)
-        self._become_idle(worker, out)
+        if error is not None and type(error) is MemoryLimitError:
+            self._retire(worker, out)  # a failed allocation may leave native state half-built
+        else:
+            self._become_idle(worker, out)
 
     def _answer_ping(self, worker: WorkerHandle, nonce: int) -> None:
         for entry in list(worker.pings):
@@ -339,7 +352,7 @@ class FrameReceiver:
         return result, error
 
 
-def _undecodable_result(task: Task, exc: Exception) -> ResultNotPicklableError:
+def _undecodable_result(task: Task, exc: BaseException) -> ResultNotPicklableError:
     return ResultNotPicklableError(
         f"The result of task {task.label} arrived but could not be unpickled in this "
         f"process ({type(exc).__name__}: {exc}). Return plain data, or make sure "

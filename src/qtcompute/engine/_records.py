@@ -92,7 +92,7 @@ class Outbox(list):  # type: ignore[type-arg]
     def settle(self, task: Task, result: Any = None, error: BaseException | None = None) -> None:
         """Settle a task exactly once (callers hold the lock, so ``finished`` is race-free)."""
         if self._end(task):
-            self.append((task.future._settle, (result, error)))
+            self.append((task.future._settle, (result, error, task.label)))
 
     def settle_with(self, task: Task, compute: Callable[..., Any], *args: Any) -> None:
         """Settle a task with ``compute(*args)`` -> (result, error), run once the lock is
@@ -152,4 +152,4 @@ def _settle_computed(future: TaskFuture[Any], compute: Callable[..., Any], args:
     except BaseException as exc:  # Ctrl-C in the middle of a copy: still settled, exactly once
         future._settle(None, exc)
         raise
-    future._settle(result, error)
+    future._settle(result, error)  # (no task name: an error here is about the copy)

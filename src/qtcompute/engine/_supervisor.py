@@ -33,16 +33,19 @@ from concurrent.futures import Future
 from concurrent.futures._base import RUNNING
 from typing import TYPE_CHECKING, Any
 
-from qtcompute.engine import _frame_counts, _shm
+from qtcompute.engine import _frame_counts, _governance, _shm, _worker_logging
 from qtcompute.engine import _messages as msg
+from qtcompute.engine._crash_report import describe_stack
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._pickling import dumps_task
 from qtcompute.engine._process import WorkerHandle, WorkerState
 from qtcompute.engine._receive import FrameReceiver
 from qtcompute.engine._records import Outbox, PoolEvent, PoolStats, Task
+from qtcompute.engine._unretrieved import UnretrievedErrors
 from qtcompute.engine._waiter import make_waiter
 from qtcompute.engine.errors import (
     BrokenPoolError,
+    NotPicklableError,
     PoolShutdownError,
     TaskTimeoutError,
     WorkerCrashedError,
@@ -63,6 +66,7 @@ MAX_START_FAILURES = 3
 _DIRECT = _frame_counts.DIRECT
 _claim_mark = _frame_counts.claim_mark
 _TENTATIVE = _frame_counts.TENTATIVE
+_levels_unchanged = _worker_logging.PROBE_CACHE  # empty once logging levels changed
 _WAKE = ("wake", None)
 _BELL = ("bell", None)
 
@@ -80,8 +84,13 @@ class Supervisor(FrameReceiver):
         stop_grace: float,
         spin: float,
         name: str,
+        memory_limit: int | None = None,
+        max_tasks_per_child: int | None = None,
     ) -> None:
         self.workers = workers
+        # Memory limit, tasks per worker, the Windows job (see _governance).
+        self._governance = _governance.Governance(memory_limit, max_tasks_per_child)
+        self._max_tasks = max_tasks_per_child
         self._spin = spin
         self._ctx = ctx
         self._initializer = initializer
@@ -108,6 +117,8 @@ class Supervisor(FrameReceiver):
         self._crashes = 0
         self._restarts = 0
         self._started_once = False
+        self.interpreter_exiting = False  # set by the pool's atexit hook (see _pool)
+        self.unretrieved = UnretrievedErrors()  # failed futures whose error nobody saw yet
         # The write end of the lifeline stays here, unwritten; workers watch the read end for EOF.
         self._lifeline_reader, self._lifeline_writer = ctx.Pipe(duplex=False)
         self._wakeup_reader, self._wakeup_writer = ctx.Pipe(duplex=False)
@@ -142,18 +153,22 @@ class Supervisor(FrameReceiver):
     ) -> TaskFuture[Any]:
         if not callable(fn):
             raise TypeError(f"the task function must be callable, not {type(fn).__name__}")
-        # Pickling errors surface here, in the caller; large arguments are copied to shared
-        # memory here too, outside the lock.
-        body = dumps_task(fn, args, kwargs, self._segments)
         # Outside the lock: a user object's __qualname__ or __repr__ may be anything.
         label = getattr(fn, "__qualname__", None) or repr(fn)
+        # Large arguments are copied to shared memory here, outside the lock.
+        try:
+            body = dumps_task(fn, args, kwargs, self._segments)
+        except NotPicklableError as exc:
+            # The future fails with it, as ProcessPoolExecutor's does: raising here would abort
+            # a PyQt5 app from the slot that submitted.
+            return self._failed_at_submit(exc, label)
         with self._lock:
+            if not _levels_unchanged:
+                self._send_log_levels()
             if self._broken is not None or self._shutdown:
                 # The arguments' segments were borrowed for nothing: give them back.
                 _shm.end_loans(body.segments, self._segments, None, sent=False)
-                if self._broken is not None:
-                    raise self._broken
-                raise PoolShutdownError("cannot schedule new tasks after shutdown()")
+                self._refuse_new_task()
             task_id = next(self._task_ids)
             frame = msg.frame(task_id, body)
             worker = self._idle.pop() if self._idle and not self._pending else None
@@ -188,6 +203,28 @@ class Supervisor(FrameReceiver):
         out.deliver()
         return future
 
+    def _refuse_new_task(self) -> None:
+        """Raise what submit() raises on a pool that takes no more tasks (under the lock)."""
+        if self._broken is not None:
+            raise self._broken
+        if self.interpreter_exiting:
+            # CPython's executors' words and type, for code that checks either.
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+        raise PoolShutdownError("cannot schedule new tasks after shutdown()")
+
+    def _failed_at_submit(self, error: NotPicklableError, label: str) -> TaskFuture[Any]:
+        with self._lock:
+            if self._broken is not None or self._shutdown:
+                self._refuse_new_task()  # a pool that is closed says so first
+        # The tracebacks refer to the frames that hold the arguments: drop them, the message
+        # names the culprit.
+        error.__traceback__ = None
+        if error.__cause__ is not None:
+            error.__cause__.__traceback__ = None
+        future: TaskFuture[Any] = TaskFuture(next(self._task_ids), self)
+        future._settle(None, error, label)
+        return future
+
     def forget(self, future: TaskFuture[Any]) -> None:
         """Drop a task its owner cancelled before it ran."""
         out = Outbox()
@@ -216,12 +253,27 @@ class Supervisor(FrameReceiver):
             self._shutdown = True
             self._stop_running = self._stop_running or stop_running
             if cancel_futures:
-                while self._pending:
-                    out.cancel_pending(self._pop_pending())
+                self._cancel_pending(out)
         out.deliver()
         self.wake()
         if wait and threading.current_thread() is not self._thread:
             self._thread.join()
+
+    def _cancel_pending(self, out: Outbox) -> None:
+        """``shutdown(cancel_futures=True)``: cancel the tasks no worker will take. A worker
+        still starting takes the first task in the queue as soon as it is ready, as CPython's
+        call queue holds a task for each worker it starts: that one runs."""
+        promised = sum(1 for w in self._handles if w.state is WorkerState.STARTING)
+        kept: list[Task] = []
+        while self._pending:
+            task = self._pop_pending()
+            if len(kept) < promised and not task.finished:
+                kept.append(task)
+            else:
+                out.cancel_pending(task)
+        for task in kept:
+            self._pending.append(task)
+            self._queued[task.future.task_id] = task
 
     def ping(self, timeout: float | None) -> dict[int, float]:
         """Round-trip a message through every worker; wait for starting workers first."""
@@ -308,6 +360,7 @@ class Supervisor(FrameReceiver):
     def _assign(self, task: Task, worker: WorkerHandle, out: Outbox) -> None:
         """Record that ``worker`` runs ``task`` (its frame was just sent)."""
         task.frame = None
+        worker.tasks_run += 1
         worker.state = WorkerState.BUSY
         worker.task = task
         task.future.pid = worker.pid
@@ -319,12 +372,34 @@ class Supervisor(FrameReceiver):
         if self._listeners:
             self._emit(out, WorkerState.BUSY, worker)
 
+    def _retire(self, worker: WorkerHandle, out: Outbox) -> None:
+        """Replace a worker that has done its share (``max_tasks_per_child``) or went over the
+        memory limit: it exits once idle (Stop), and a new one takes its place."""
+        if worker in self._idle:
+            self._idle.remove(worker)
+        worker.task = None
+        worker.ask_to_stop(self._stop_grace)
+        self._emit(out, WorkerState.STOPPING, worker)
+        if threading.get_ident() != self._thread_ident:
+            out.call(self.wake)  # replacements are started by the supervisor thread
+
+    def _send_log_levels(self) -> None:
+        """The parent's logging levels changed: every worker takes them before its next task."""
+        levels = msg.LogLevels(_worker_logging.snapshot())
+        for worker in self._handles:
+            if worker.state is not WorkerState.STOPPING:
+                self._send_control(worker, levels)
+
     def _pop_pending(self) -> Task:
         task = self._pending.popleft()
         self._queued.pop(task.future.task_id, None)
         return task
 
     def _become_idle(self, worker: WorkerHandle, out: Outbox) -> None:
+        limit = self._max_tasks
+        if limit is not None and worker.tasks_run >= limit:
+            self._retire(worker, out)
+            return
         worker.state = WorkerState.READY
         worker.task = None
         self._idle.append(worker)
@@ -415,6 +490,7 @@ class Supervisor(FrameReceiver):
                     worker.kill()
             out.deliver()
         finally:
+            self.unretrieved.flush()  # the pool is done: errors nobody retrieved are logged
             self._close()
 
     def _next_timeout(self) -> float | None:
@@ -493,6 +569,7 @@ class Supervisor(FrameReceiver):
         self._waiter.remove(worker.sentinel)
         exitcode = worker.reap()
         how = describe_death(exitcode)
+        stack = worker.crash_stack  # what faulthandler wrote (see _crash_report)
         for _nonce, probe, _sent in worker.pings:
             probe.set_exception(
                 WorkerCrashedError(f"worker {worker.pid} {how}", pid=worker.pid, exitcode=exitcode)
@@ -505,7 +582,8 @@ class Supervisor(FrameReceiver):
             self._emit(out, WorkerState.STOPPED, worker)
             return
         self._crashes += 1
-        log.warning("worker %d %s", worker.pid, how)
+        # A crash between tasks has no task to carry its stack: the log does.
+        log.warning("worker %d %s%s", worker.pid, how, "" if task else describe_stack(stack))
         self._emit(out, WorkerState.CRASHED, worker, how)
         if task is not None:
             error = WorkerCrashedError(
@@ -513,9 +591,12 @@ class Supervisor(FrameReceiver):
                 "The pool replaced the worker and goes on with the other tasks; this task was "
                 "not retried, since it may be what killed the worker. If the task uses native "
                 "code, run it in-process to see the crash; if memory is the cause, split the work "
-                "into smaller tasks.",
+                "into smaller tasks."
+                + self._governance.crash_hint(exitcode)
+                + describe_stack(stack),
                 pid=worker.pid,
                 exitcode=exitcode,
+                stack=stack,
             )
             out.settle(task, error=error)
         if starting and not _killed_from_outside(exitcode):
@@ -572,6 +653,7 @@ class Supervisor(FrameReceiver):
                 self._initargs,
                 self._spin,
                 None if self._bell is None else self._bell[1],
+                self._governance,
             )
             self._handles.append(worker)
             if worker.counts is None:
@@ -627,6 +709,7 @@ class Supervisor(FrameReceiver):
 
     def _close(self) -> None:
         self._waiter.close()
+        self._governance.close()
         if self._segments is not None:
             self._segments.close()  # idle ones now; ones still lent when their task ends
         for conn in (

@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from types import GeneratorType
 from typing import Any
 
+from qtcompute.engine import _governance, _worker_logging
 from qtcompute.engine import _messages as msg
 from qtcompute.engine._frame_counts import AHEAD, FrameCounts, claim_mark, unread
 from qtcompute.engine._frame_counts import DIRECT as _DIRECT
@@ -220,6 +221,7 @@ class _ProgressReporter:
 
 
 _reporter: _ProgressReporter | None = None
+_memory_guard: _governance.MemoryGuard | None = None  # with Pool(memory_limit=...)
 
 
 def report_progress(value: Any) -> None:
@@ -329,12 +331,17 @@ def worker_main(
     spin: float = 0.0,
     counts: FrameCounts | None = None,
     bell: Connection | None = None,
+    settings: _governance.WorkerSettings | None = None,
 ) -> None:
     """Entry point of a worker process (the ``target`` of its ``multiprocessing.Process``)."""
-    global _reporter
+    global _reporter, _memory_guard
     _watch_parent(lifeline, parent_pid)
     channel = _Channel(tasks, replies, counts, bell)
     _make_streams_safe(channel)
+    # Crash log, memory limit, logging records to the pool (see _governance).
+    _memory_guard = _governance.apply(
+        settings, lambda fields: channel.send(msg.CONTROL, msg.Log(fields))
+    )
     if initializer is not None:
         try:
             initializer(*initargs)
@@ -399,6 +406,8 @@ def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
             channel.send(msg.CONTROL, msg.Pong(msg.decode(frame).nonce))
         elif kind is msg.UseDirectCopy:
             held = {}
+        elif kind is msg.LogLevels:
+            _worker_logging.apply(msg.decode(frame).levels)
 
 
 def _next_frame_spinner(channel: _Channel, spin: float) -> Spinner | None:
@@ -436,19 +445,35 @@ def _run(
 
 
 def _outcome(task_id: int, frame: bytes, loans: list[Any], held: dict[int, Any] | None) -> bytes:
+    fn = None
     try:
         fn, args, kwargs = msg.decode_fields(frame, loans=loans)  # a RunTask
         value = fn(*args, **kwargs)
         if type(value) is GeneratorType:
             value = _drain(value)
     except BaseException as exc:  # the caller decides what an exception means, not us
+        if _memory_guard is not None and isinstance(exc, MemoryError):
+            exc = _over_limit(fn, exc)  # the pool replaces this worker when it sees it
         reply: Any = pack_exception(exc)
     else:
+        guard = _memory_guard
+        if guard is not None and guard.check_after_task and guard.peak_over():
+            # Where the limit is not enforced (macOS): its peak went over.
+            return msg.encode(task_id, pack_exception(guard.over_limit(fn, None)))
         try:
             return msg.encode_result(task_id, value, held)
         except Exception as exc:
             reply = _unpicklable_result(exc, value)
+        except BaseException as exc:  # sys.exit() in a __reduce__: the task's outcome, as above
+            reply = pack_exception(exc)
     return msg.encode(task_id, reply)
+
+
+def _over_limit(fn: Any, exc: MemoryError) -> BaseException:
+    error = _memory_guard.over_limit(fn, exc)  # type: ignore[union-attr]
+    error.__cause__ = exc  # its traceback says where the allocation failed
+    error.__traceback__ = exc.__traceback__
+    return error
 
 
 def _drain(generator: Any) -> Any:

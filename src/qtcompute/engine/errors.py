@@ -11,10 +11,16 @@ error means one task failed and the pool goes on.
     │   ├── BrokenPoolError            workers cannot start (initializer failed, import fails)
     │   └── PoolShutdownError          submit() after shutdown(); also a RuntimeError
     └── TaskError                      one task; the pool is fine
-        ├── NotPicklableError          submit(): the function or an argument cannot be pickled;
-        │                              also a TypeError, raised at once in the caller
-        ├── ResultNotPicklableError    the task's return value could not be sent back
-        ├── WorkerCrashedError         the worker process died while running the task
+        ├── NotPicklableError          the function or an argument cannot be pickled: the
+        │                              future fails with it; also a TypeError and a PicklingError
+        ├── ResultNotPicklableError    the task's return value could not be sent back; also a
+        │                              pickle.PicklingError
+        ├── WorkerCrashedError         the worker process died while running the task; also a
+        │                              concurrent.futures.process.BrokenProcessPool; its text
+        │                              ends with the worker's Python stack at the crash
+        │                              (SIGSEGV, SIGABRT...; SIGKILL leaves none)
+        ├── MemoryLimitError           the task went over the pool's memory_limit; also a
+        │                              MemoryError; its worker was replaced
         ├── TaskTimeoutError           the task ran longer than its timeout; also a TimeoutError
         └── RemoteError                the task raised an exception that could not be sent back
                                        as itself; carries the type name and the message
@@ -25,15 +31,23 @@ error means one task failed and the pool goes on.
 A task that raises ``ValueError`` in a worker raises ``ValueError`` in the caller, with the
 worker's traceback in ``__cause__``: catching works the same as if the function ran in-process.
 A task stopped by ``TaskFuture.stop()`` ends *cancelled* (``concurrent.futures.CancelledError``).
+
+The extra bases make code written for ``ProcessPoolExecutor`` catch the same failures: ``except
+PicklingError`` catches an argument or a result that cannot travel, ``except BrokenProcessPool``
+a worker that died. Only the stdlib's pool is then broken; ours replaced the worker and goes on
+(loky's ``TerminatedWorkerError`` makes the same choice).
 """
 
 from __future__ import annotations
 
 import signal
 from concurrent.futures import BrokenExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pickle import PicklingError
 
 __all__ = [
     "BrokenPoolError",
+    "MemoryLimitError",
     "NotPicklableError",
     "PoolError",
     "PoolShutdownError",
@@ -67,11 +81,11 @@ class TaskError(QtComputeError):
     """One task failed; the pool and the other tasks are unaffected."""
 
 
-class NotPicklableError(TaskError, TypeError):
+class NotPicklableError(TaskError, TypeError, PicklingError):
     """The task function or one of its arguments cannot be sent to a worker process."""
 
 
-class ResultNotPicklableError(TaskError):
+class ResultNotPicklableError(TaskError, PicklingError):
     """The task finished but its return value could not be sent back to the caller."""
 
 
@@ -90,6 +104,29 @@ class RemoteError(TaskError):
         return (type(self), (self.type_name, self.message))
 
 
+class MemoryLimitError(TaskError, MemoryError):
+    """The task went over the pool's ``memory_limit``; its worker was replaced.
+
+    ``limit`` is the limit in bytes, ``task`` the task's name, ``peak`` the worker's peak
+    resident memory in bytes (None where it could not be measured).
+    """
+
+    def __init__(self, message: str, *, limit: int, task: str, peak: int | None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.task = task
+        self.peak = peak
+
+    def __reduce__(self):  # keep the fields through pickling (it is raised in the worker)
+        return (_rebuild_memory_limit_error, (str(self), self.limit, self.task, self.peak))
+
+
+def _rebuild_memory_limit_error(
+    message: str, limit: int, task: str, peak: int | None
+) -> MemoryLimitError:
+    return MemoryLimitError(message, limit=limit, task=task, peak=peak)
+
+
 class TaskTimeoutError(TaskError, TimeoutError):
     """The task ran longer than its timeout; its worker was stopped and replaced."""
 
@@ -98,18 +135,26 @@ class TaskTimeoutError(TaskError, TimeoutError):
         self.timeout = timeout
 
 
-class WorkerCrashedError(TaskError):
+class WorkerCrashedError(TaskError, BrokenProcessPool):
     """The worker process running the task died.
 
+    Also a ``BrokenProcessPool``, which is what ``ProcessPoolExecutor`` raises then; unlike
+    that pool, ours is not broken: the worker was replaced and the other tasks go on.
+
     ``pid`` is the worker's process id, ``exitcode`` its exit status as ``multiprocessing``
-    reports it (negative for a signal), ``signal`` the signal's name when a signal killed it.
+    reports it (negative for a signal), ``signal`` the signal's name when a signal killed it,
+    ``stack`` the worker's Python stack at the crash as ``faulthandler`` wrote it (None when
+    there is none: SIGKILL, an exit).
     """
 
-    def __init__(self, message: str, *, pid: int | None, exitcode: int | None) -> None:
+    def __init__(
+        self, message: str, *, pid: int | None, exitcode: int | None, stack: str | None = None
+    ) -> None:
         super().__init__(message)
         self.pid = pid
         self.exitcode = exitcode
         self.signal: str | None = _signal_name(exitcode)
+        self.stack = stack
 
 
 class RemoteTraceback(Exception):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import inspect
 import logging
+import pickle
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import Any
 
 from qtpy.QtCore import QCoreApplication, QObject, Signal
@@ -22,6 +23,11 @@ from qtcompute.qt._dispatch import DEFAULT_BUDGET_S, Inbox
 from qtcompute.qt._handle import Delivery, TaskHandle
 
 logger = logging.getLogger("qtcompute.qt")
+
+# What an executor's submit() raises for the task rather than for the call: a broken or shut-down
+# executor (RuntimeError, BrokenExecutor), an argument it pickles at once. In PyQt5 an exception
+# that escapes a slot aborts the process, so these fail the task's handle instead.
+_TASK_LEVEL_ERRORS = (RuntimeError, BrokenExecutor, pickle.PicklingError)
 
 
 class _Lifetime:
@@ -51,6 +57,12 @@ class _Lifetime:
         if cancel_futures and _accepts(self.executor.shutdown, "stop_running"):
             kwargs["stop_running"] = True  # qtcompute's Pool: quitting never waits for a task
         self.executor.shutdown(wait, **kwargs)
+
+
+def _failed(error: BaseException) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_exception(error)
+    return future
 
 
 def _accepts(fn: Callable[..., Any], name: str) -> bool:
@@ -167,10 +179,30 @@ class TaskRunner(QObject):
 
         The keyword names above are taken; pass a ``functools.partial`` for a task that needs
         a keyword argument of the same name.
+
+        Never raises for a failure of the task: an argument that cannot be pickled, a broken or
+        shut-down executor reach ``on_error`` and ``failed`` like any task error (in PyQt5 an
+        exception escaping a slot aborts the app). A call that is wrong in itself (a function
+        that is not callable) raises ``TypeError``. After :meth:`shutdown` nothing is delivered
+        any more: the task is not run and a warning is logged.
         """
         if self._lifetime.closed:
-            raise RuntimeError("cannot submit to a TaskRunner that has been shut down")
-        future = self._executor.submit(fn, *args, **kwargs)
+            logger.warning(
+                "TaskRunner.submit(%r) after the runner was shut down: the task was not run and "
+                "nothing will be emitted. Submit before the application quits, or check "
+                "is_shut_down() first.",
+                fn,
+            )
+            handle = TaskHandle(
+                _failed(RuntimeError("the TaskRunner has been shut down")), self._inbox
+            )
+            handle._detach(cancel=False)  # emits nothing, like every task after shutdown()
+            return handle
+        try:
+            future = self._executor.submit(fn, *args, **kwargs)
+        except _TASK_LEVEL_ERRORS as exc:
+            logger.debug("submit of %r failed: %r", fn, exc)
+            future = _failed(exc)
         return self.deliver(
             future,
             owner=owner,

@@ -1,0 +1,141 @@
+"""Where a worker was when it crashed: ``faulthandler`` in every worker, read by the pool.
+
+Each worker enables :mod:`faulthandler` (all threads) on a descriptor of its own that the pool
+reads once the worker is dead: a SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT then leaves the
+Python stack of every thread, and :class:`~qtcompute.errors.WorkerCrashedError` names the file,
+line and function of the task where it crashed. SIGKILL cannot be caught and leaves nothing.
+
+Never the worker's stderr: in a windowed frozen app there is none (``sys.stderr is None``, and
+descriptor 2 may be anything), and the text would go to a console nobody sees. Instead:
+
+- POSIX: a pipe per worker, passed like its other pipes (``spawn`` hands a child exactly the
+  descriptors in its arguments, nothing is inherited by accident). The worker's end is
+  non-blocking: nobody reads the pipe before the worker is dead, so a dump larger than the pipe
+  (64 KiB; a hundred threads) is cut short instead of hanging the dying worker in its handler.
+- Windows: a file per worker in the temporary directory, which the worker opens by name. The
+  pool's pipes there are overlapped named pipes, and faulthandler's plain ``write()`` on an
+  overlapped handle is undefined; a file has no such problem and no size limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import os
+import sys
+from typing import Any
+
+_MAX_DUMP = 1 << 20  # bytes read from a crash log at most
+_ENGINE_FRAMES = (
+    os.sep + os.path.join("qtcompute", "engine") + os.sep,
+    os.sep + "multiprocessing" + os.sep,
+)
+
+_kept: Any = None  # the worker's end, kept open for as long as the process lives
+
+
+class CrashLog:
+    """The pool's end of one worker's crash log."""
+
+    def __init__(self, ctx: Any) -> None:
+        self._reader: Any = None
+        self._path: str | None = None
+        if sys.platform == "win32":
+            import tempfile
+
+            fd, self._path = tempfile.mkstemp(prefix="qtcompute-crash-", suffix=".txt")
+            os.close(fd)
+            self.child_end: Any = self._path
+        else:
+            self._reader, self.child_end = ctx.Pipe(duplex=False)
+            os.set_blocking(self._reader.fileno(), False)
+
+    def after_start(self) -> None:
+        """The worker has its own copy of its end now; ours would hide nothing but costs a
+        descriptor (and, unclosed, keeps the pipe open after the worker died)."""
+        if self._reader is not None:
+            self.child_end.close()
+        self.child_end = None
+
+    def collect(self, exitcode: int | None) -> str | None:
+        """Read what the dead worker wrote (if it crashed) and release the log."""
+        text = None
+        try:
+            if exitcode not in (0, None):
+                text = self._read()
+        finally:
+            self.close()
+        return text or None
+
+    def close(self) -> None:
+        if self.child_end is not None and self._reader is not None:
+            self.child_end.close()  # never started
+            self.child_end = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
+            self._path = None
+
+    def _read(self) -> str:
+        data = b""
+        if self._path is not None:
+            with contextlib.suppress(OSError), open(self._path, "rb") as file:
+                data = file.read(_MAX_DUMP)
+        elif self._reader is not None:
+            fd = self._reader.fileno()
+            while len(data) < _MAX_DUMP:
+                try:
+                    chunk = os.read(fd, 65536)
+                except (BlockingIOError, InterruptedError, OSError):
+                    break
+                if not chunk:
+                    break
+                data += chunk
+        return data.decode("utf-8", "replace")
+
+
+def enable_in_worker(child_end: Any) -> None:
+    """Dump the Python stack of every thread to the crash log on a fatal signal."""
+    global _kept
+    if child_end is None:
+        return
+    if isinstance(child_end, str):  # Windows: the file the pool named
+        _kept = open(child_end, "wb", buffering=0)  # noqa: SIM115 - open for the process's life
+        faulthandler.enable(file=_kept, all_threads=True)
+        return
+    _kept = child_end
+    fd = child_end.fileno()
+    os.set_blocking(fd, False)  # see the module docstring: a full pipe must never hang us
+    faulthandler.enable(file=fd, all_threads=True)
+
+
+def crashed_thread_stack(dump: str) -> str:
+    """The frames of the thread that crashed, most recent first, without the engine's own
+    frames (the worker loop, multiprocessing's bootstrap): what the task was doing."""
+    lines = dump.splitlines()
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith("Current thread")),
+        next((i for i, line in enumerate(lines) if line.startswith("Stack (most recent")), None),
+    )
+    if start is None:
+        return ""
+    frames = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  "):
+            break
+        if not any(part in line for part in _ENGINE_FRAMES) and '"<string>"' not in line:
+            frames.append(line)
+    return "\n".join(frames)
+
+
+def describe_stack(dump: str | None) -> str:
+    """The sentence a WorkerCrashedError ends with."""
+    if not dump:
+        return ""
+    frames = crashed_thread_stack(dump)
+    if not frames:
+        return f"\n\nWhat the worker wrote as it crashed:\n{dump.strip()}"
+    return f"\n\nThe worker's Python stack at the crash (most recent call first):\n{frames}"

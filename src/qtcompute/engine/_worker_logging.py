@@ -1,0 +1,129 @@
+"""Worker ``logging`` calls arrive in the parent as ``LogRecord``s, handled by its loggers.
+
+Like ``logging.handlers.QueueHandler`` and ``QueueListener``, over the pool's own pipes: a
+handler on the worker's root logger sends each record (message formatted, exception and stack as
+text, the rest of its attributes as they are) in a ``Log`` frame; the parent rebuilds it with
+``logging.makeLogRecord`` and hands it to ``logging.getLogger(record.name).handle``, so its
+handlers, filters, formatters and ``propagate`` flags apply as if the call had been made there.
+
+Levels: the worker's loggers carry the parent's levels, so a call the parent would drop is
+dropped in the worker by ``logging``'s own check, before any formatting or sending (a silent
+``debug()`` in a hot loop costs what it costs in-process). A worker receives the levels set in
+the parent when it starts; when they change afterwards, the next ``submit`` sends them to every
+worker (tasks submitted after a change follow it). A change is seen without walking the logger
+tree on every submit: ``Logger.setLevel`` and ``logging.disable`` clear every logger's level
+cache (``Manager._clear_cache``), so a private probe logger whose cache is filled after each
+snapshot has an empty cache exactly when levels may have changed (checked on CPython 3.10-3.13
+by ``test_worker_logging``). Where that cache does not exist, levels are sent at start only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NamedTuple
+
+_PROBE = logging.getLogger("qtcompute._level_probe")
+# Empty when levels may have changed since the last snapshot (see the module docstring).
+PROBE_CACHE: dict[Any, Any] = getattr(_PROBE, "_cache", None)  # type: ignore[assignment]
+if not isinstance(PROBE_CACHE, dict):
+    PROBE_CACHE = {"no level cache": True}  # never empty: levels go at worker start only
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+class LogLevels(NamedTuple):
+    """The parent's logging levels: the root's, ``logging.disable``'s, and every logger's that
+    has one of its own."""
+
+    root: int
+    disable: int
+    loggers: tuple[tuple[str, int], ...]
+
+
+# --- in the parent ---------------------------------------------------------------------------
+
+
+def snapshot() -> LogLevels:
+    """The parent's levels now; re-arms the change probe."""
+    manager = logging.Logger.manager
+    loggers = tuple(
+        (name, logger.level)
+        for name, logger in list(manager.loggerDict.items())
+        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET
+    )
+    _PROBE.isEnabledFor(logging.CRITICAL)  # fills PROBE_CACHE until the next level change
+    return LogLevels(logging.root.level, manager.disable, loggers)
+
+
+def handle(record_fields: dict[str, Any]) -> None:
+    """Hand a worker's record to the parent's logger of the same name."""
+    record = logging.makeLogRecord(record_fields)
+    logger = logging.getLogger(record.name) if record.name != "root" else logging.root
+    # Checked again: the level may have changed here since the worker decided to send it.
+    if logger.isEnabledFor(record.levelno):
+        logger.handle(record)
+
+
+# --- in the worker ---------------------------------------------------------------------------
+
+_applied: set[str] = set()  # loggers whose level the parent set (reset when it unsets them)
+
+
+def install(send: Any, levels: LogLevels | None) -> None:
+    """Forward the worker's records with ``send(fields)``; take the parent's levels.
+
+    Handlers already there go: they are copies of the parent's (``fork``) or were added by the
+    main module's import-time code (``spawn`` re-imports it), and each record would otherwise be
+    written twice, once here and once by the parent. Handlers the initializer adds stay.
+    """
+    if levels is not None:
+        apply(levels)
+    loggers = [logging.root, *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        if isinstance(logger, logging.Logger):
+            for handler in list(logger.handlers):
+                if not isinstance(handler, logging.NullHandler):
+                    logger.removeHandler(handler)
+    logging.root.addHandler(_ForwardHandler(send))
+
+
+def apply(levels: LogLevels) -> None:
+    named = dict(levels.loggers)
+    for name in _applied - named.keys():
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    for name, level in named.items():
+        logging.getLogger(name).setLevel(level)
+    _applied.clear()
+    _applied.update(named)
+    logging.root.setLevel(levels.root)
+    logging.disable(levels.disable)
+
+
+class _ForwardHandler(logging.Handler):
+    """Sends every record that reaches the worker's root logger to the pool."""
+
+    def __init__(self, send: Any) -> None:
+        super().__init__()
+        self._send = send
+        self._formatter = logging.Formatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._send(_fields(record, self._formatter))
+        except Exception:
+            pass  # the parent is gone or the pipe is closing: dropped, never fatal to the task
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass  # would print to the worker's stderr, which may be the very thing that failed
+
+
+def _fields(record: logging.LogRecord, formatter: logging.Formatter) -> dict[str, Any]:
+    """The record as plain data (QueueHandler.prepare's rules): the message formatted once
+    here, exception and stack as text; extra attributes kept when they are plain values."""
+    fields = {key: value for key, value in record.__dict__.items() if type(value) in _PLAIN}
+    fields["msg"] = record.getMessage()
+    fields["args"] = None
+    fields["exc_info"] = None
+    if record.exc_info and not record.exc_text:
+        fields["exc_text"] = formatter.formatException(record.exc_info)
+    return fields

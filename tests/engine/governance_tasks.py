@@ -1,0 +1,116 @@
+"""Task functions for the governance, crash-stack and worker-logging tests (module level, so
+that spawned workers can import them)."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+
+log = logging.getLogger("qtcompute_tests.worker")
+
+
+def getpid():
+    return os.getpid()
+
+
+def allocate(size):
+    """Allocate and touch ``size`` bytes (every page, so that it is resident); return how many."""
+    data = bytearray(size)
+    data[::4096] = b"\1" * len(range(0, size, 4096))
+    return len(data)
+
+
+def allocate_in_steps(step, steps):
+    """Grow a list of blocks: the allocation that crosses a limit is one of many."""
+    blocks = [bytearray(step) for _ in range(steps)]
+    return sum(len(block) for block in blocks)
+
+
+def raise_memory_error():
+    raise MemoryError("pretend the allocation failed")
+
+
+def segfault_in_task():
+    ctypes.string_at(0)  # a real SIGSEGV: reads address 0
+
+
+def abort_in_task():
+    os.abort()  # a real SIGABRT, as a failed C assertion raises
+
+
+def kill_self():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def log_at_every_level(name):
+    logger = logging.getLogger(name)
+    logger.debug("debug from %s", os.getpid())
+    logger.info("info from %s", os.getpid())
+    logger.warning("warning from %s", os.getpid())
+    logger.error("error from %s", os.getpid())
+    return os.getpid()
+
+
+def log_exception(name):
+    try:
+        {}["missing"]
+    except KeyError:
+        logging.getLogger(name).exception("lookup failed in %s", "the worker")
+    return os.getpid()
+
+
+def log_and_print(name):
+    print("printed by the worker", flush=True)
+    logging.getLogger(name).warning("logged by the worker")
+    return os.getpid()
+
+
+def log_with_extra(name):
+    logging.getLogger(name).warning("with extra", extra={"job": "j-42", "obj": object()})
+    return os.getpid()
+
+
+def debug_in_a_loop(name, n):
+    logger = logging.getLogger(name)
+    for i in range(n):
+        logger.debug("step %d", i)
+    return n
+
+
+def data_limit():
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_DATA)
+
+
+def hold_the_gil_forever():
+    """Catastrophic regex backtracking: runs in C for ages and never releases the GIL, so no
+    other thread of the worker (its lifeline watcher) can run meanwhile."""
+    import re
+
+    return re.match(r"(a+)+$", "a" * 64 + "b")
+
+
+def many_threads_then_segfault(threads, depth):
+    """A crash dump larger than a pipe holds: many threads, each deep in a recursion."""
+    import threading
+
+    started = threading.Barrier(threads + 1)
+    never = threading.Event()
+
+    def dive(n):
+        if n:
+            return dive(n - 1)
+        started.wait()
+        never.wait()
+
+    for _ in range(threads):
+        threading.Thread(target=dive, args=(depth,), daemon=True).start()
+    started.wait()
+    ctypes.string_at(0)
+
+
+def logger_enabled_for(name, level):
+    return logging.getLogger(name).isEnabledFor(level)

@@ -1,0 +1,129 @@
+"""A worker killed by a signal: WorkerCrashedError carries its Python stack at the crash."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import signal
+import sys
+
+import governance_tasks as tasks
+import pytest
+
+from qtcompute.engine._crash_report import crashed_thread_stack
+from qtcompute.errors import WorkerCrashedError
+
+posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+def crash(pool, fn, *args) -> WorkerCrashedError:
+    pool.ping(timeout=60)
+    future = pool.submit(fn, *args)
+    with pytest.raises(WorkerCrashedError) as info:
+        future.result(timeout=60)
+    assert pool.submit(tasks.getpid).result(timeout=60) != future.pid, "replaced, pool goes on"
+    return info.value
+
+
+def line_of(fn, text: str) -> int:
+    """The line number of the line of ``fn`` that contains ``text``."""
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(i for i, line in enumerate(lines) if text in line)
+
+
+def frame_line(fn, text: str) -> str:
+    """How faulthandler writes the frame of ``fn`` at the line containing ``text``."""
+    return f'File "{inspect.getsourcefile(fn)}", line {line_of(fn, text)} in {fn.__name__}'
+
+
+@posix
+def test_a_segfault_names_the_file_line_and_function_of_the_task(make_pool):
+    error = crash(make_pool(1), tasks.segfault_in_task)
+    assert error.signal == "SIGSEGV"
+    message = str(error)
+    assert "Python stack at the crash" in message
+    assert frame_line(tasks.segfault_in_task, "string_at(0)") in message
+    assert "in string_at" in message, "the library frame the task called"
+    assert "_worker.py" not in message, "the engine's own frames are left out of the message"
+    assert "Segmentation fault" in error.stack and "_worker.py" in error.stack, "all of it here"
+
+
+@posix
+def test_abort_gives_the_stack_too(make_pool):
+    error = crash(make_pool(1), tasks.abort_in_task)
+    assert error.signal == "SIGABRT"
+    assert frame_line(tasks.abort_in_task, "os.abort()") in str(error)
+    assert "Aborted" in error.stack
+
+
+@posix
+def test_sigkill_leaves_no_stack(make_pool):
+    pool = make_pool(1)
+    error = crash(pool, tasks.kill_self)
+    assert error.signal == "SIGKILL"
+    assert error.stack is None
+    assert "Python stack" not in str(error)
+
+
+@posix
+def test_a_worker_killed_from_outside_by_sigsegv_shows_where_it_was(make_pool, gate):
+    import engine_tasks
+
+    pool = make_pool(1)
+    pool.ping(timeout=60)
+    future = pool.submit(engine_tasks.wait_for_gate, gate.path)
+    # The task is blocked on the gate (a FIFO) once the worker has opened it; a SIGSEGV from
+    # outside then arrives inside open().
+    _wait_until_fifo_is_opened(gate.path)
+    os.kill(future.pid, signal.SIGSEGV)
+    with pytest.raises(WorkerCrashedError) as info:
+        future.result(timeout=60)
+    assert "in wait_for_gate" in str(info.value)
+
+
+@posix
+def test_a_dump_larger_than_the_pipe_does_not_hang_the_dying_worker(make_pool):
+    """200 threads 50 frames deep: faulthandler writes more than a pipe holds; the worker's end
+    is non-blocking, so the dump is cut short and the worker dies instead of hanging."""
+    error = crash(make_pool(1), tasks.many_threads_then_segfault, 200, 50)
+    assert error.signal == "SIGSEGV"
+    assert error.stack is not None and "Fatal Python error" in error.stack
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="Windows: the crash log is a file")
+def test_an_access_violation_names_the_task_on_windows(make_pool):
+    error = crash(make_pool(1), tasks.segfault_in_task)
+    assert error.exitcode == 0xC0000005  # STATUS_ACCESS_VIOLATION
+    assert frame_line(tasks.segfault_in_task, "string_at(0)") in str(error)
+    assert "access violation" in error.stack.lower()
+
+
+def test_the_crashed_threads_frames_are_found_in_a_dump():
+    dump = (
+        "Fatal Python error: Segmentation fault\n\n"
+        "Thread 0x01 (most recent call first):\n"
+        '  File "/x/threading.py", line 320 in wait\n\n'
+        "Current thread 0x02 (most recent call first):\n"
+        '  File "/app/native.py", line 7 in crunch\n'
+        f'  File "/site/qtcompute{os.sep}engine{os.sep}_worker.py", line 451 in _outcome\n'
+        '  File "<string>", line 1 in <module>\n\n'
+        "Extension modules: numpy (total: 1)\n"
+    )
+    assert crashed_thread_stack(dump) == '  File "/app/native.py", line 7 in crunch'
+
+
+def _wait_until_fifo_is_opened(path: str) -> None:
+    """Block until a reader has the FIFO open: opening the write end waits for it. Keeps the
+    write end open (never written) so the task stays blocked in its read."""
+    fd = os.open(path, os.O_WRONLY)
+    _held.append(fd)
+
+
+_held: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_held():
+    yield
+    while _held:
+        os.close(_held.pop())
