@@ -108,6 +108,10 @@ def test_a_task_failing_with_nobody_listening_is_refused(builder: Any, apps: Pat
     assert "task load_model failed" in message
     assert "FileNotFoundError" in message
     assert "/nonexistent/model.bin" in built.output
+    # And the engine's own word for it, counted as a failure once (through the qtcompute logger).
+    assert "Task exception was never retrieved" in built.output
+    failures = report["smoke"]["source"]["harness"]["failures"]
+    assert [f["kind"] for f in failures].count("logged error") == 1
 
 
 @pytest.mark.timeout(600)

@@ -328,3 +328,14 @@ def test_qt6_xcb_plugin_needs_libxcb_cursor_from_the_system() -> None:
         assert (cursor.debian, cursor.fedora) == ("libxcb-cursor0", "xcb-util-cursor")
     assert "libxcb.so.1" in libraries
     assert not any(name.startswith(("libQt6", "libc.so", "libstdc++")) for name in libraries)
+
+
+def test_add_data_takes_pyinstallers_form() -> None:
+    import click
+
+    from qtcompute.build._cli import _data_option
+
+    assert _data_option("/p/settings.json:.") == ("/p/settings.json", ".")
+    assert _data_option("/p/data:data") == ("/p/data", "data")
+    with pytest.raises(click.BadParameter, match="SRC:DEST"):
+        _data_option("settings.json")

@@ -100,6 +100,19 @@ class _LogCounter(logging.Handler):
         except Exception:
             text = str(record.msg)
         self.harness.fail("logged error", f"{record.name}: {text}")
+        if not self._others(record) and logging.lastResort is not None:
+            logging.lastResort.handle(record)  # what the app prints without us: stderr
+
+    def _others(self, record: logging.LogRecord) -> bool:
+        """True if a handler besides us sees ``record`` (else Python's last resort would)."""
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None:
+            if any(handler is not self for handler in logger.handlers):
+                return True
+            if not logger.propagate:
+                return False
+            logger = logger.parent
+        return False
 
 
 class Harness:
