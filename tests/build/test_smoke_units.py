@@ -262,8 +262,10 @@ def test_the_runaway_message_blames_freeze_support_only_for_plain_reruns() -> No
     assert "loky worker processes" in message and "loky #236" in message
     assert "app -m loky.backend.popen_loky_posix --pipe 5" in message
     assert "does not call multiprocessing.freeze_support()" not in message
-    mp = diagnose([["/a/app", "--multiprocessing-fork", "tracker_fd=5", "pipe_handle=7"]] * 4)
+    worker = ["/a/app", "--multiprocessing-fork", "tracker_fd=5", "pipe_handle=7"]
+    mp = diagnose(tracker + [worker] * 4)
     assert "multiprocessing worker processes" in mp and "qtcompute.run(main)" in mp
+    assert "(`app --multiprocessing-fork tracker_fd=5 pipe_handle=7`)" in mp  # a worker shown
     assert "does not call multiprocessing.freeze_support()" not in mp
     rerun = diagnose([["/a/app"]] * 4)
     assert "plain re-runs of the app" in rerun

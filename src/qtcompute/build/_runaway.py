@@ -91,7 +91,9 @@ def diagnose(cmdlines: Sequence[Sequence[str]]) -> str:
             continue
         kind = classify(argv)
         kinds[kind] += 1
-        examples.setdefault(kind, argv)
+        # A worker's line tells more than a resource tracker's: shown if there is one.
+        if kind not in examples or (_is_worker(argv) and not _is_worker(examples[kind])):
+            examples[kind] = argv
     if not kinds:
         return (
             "Probable cause: the app does not call multiprocessing.freeze_support() first "
@@ -104,6 +106,10 @@ def diagnose(cmdlines: Sequence[Sequence[str]]) -> str:
     example = " ".join(_short(examples[culprit]))
     counts = ", ".join(f"{kinds[k]} {k.value}" for k in order if kinds[k])
     return f"Children by kind: {counts}; " + _WHY[culprit].format(example=example) + "."
+
+
+def _is_worker(argv: Sequence[str]) -> bool:
+    return FORK_FLAG in argv or any("popen_loky" in arg for arg in argv)
 
 
 def _short(argv: Sequence[str]) -> list[str]:
