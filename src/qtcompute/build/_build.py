@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from qtcompute.build._check import format_finding, run_check
-from qtcompute.build._coverage import add_data_option, needs
+from qtcompute.build._coverage import add_data_option, needs, set_pending_plan
 from qtcompute.build._errors import (
     BuildError,
     CheckFailedError,
+    FreezeFailedError,
     RunawaySpawningError,
     VerifyFailedError,
 )
@@ -138,8 +140,7 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
     report.binding = qt.binding
     workers = options.workers or os.cpu_count() or 1
     cap = options.max_processes or workers + 3
-    source = _source_smoke(options, script, report, say, qt.binding, cap)
-    plan = _plan(options, script, source, qt.binding)
+    source = _SourceRun(options, script, report, say, qt.binding, cap)
 
     # 2. freeze, trimmed (and completed with what the run from source used)
     upx = plan_upx(noupx=options.noupx, upx_dir=options.upx_dir)
@@ -163,20 +164,29 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         trim=options.trim,
         workpath=workpath / name,
         compress=options.compress,
-        plan=plan,
+        plan={"pending": True} if source.started else {},
         hiddenimports=hidden,
         datas=options.add_data,
     )
     report.excluded_modules = excludes
-    with _timed(report, "freeze"):
-        run_pyinstaller(
-            spec,
-            distpath=distpath,
-            workpath=workpath / name,
-            upx=upx,
-            qt_binding=qt.binding,
-            verbose=options.verbose,
-        )
+    set_pending_plan(source.plan)
+    try:
+        with _timed(report, "freeze"):
+            run_pyinstaller(
+                spec,
+                distpath=distpath,
+                workpath=workpath / name,
+                upx=upx,
+                qt_binding=qt.binding,
+                verbose=options.verbose,
+            )
+    except FreezeFailedError:
+        source.finish()  # the app failing from source is the cause to name, if it did
+        raise
+    finally:
+        set_pending_plan(None)
+        source.join()
+    source.finish()
     report.trimmed_bytes = read_trimmed(trim_config)
     executable = target if options.onefile else target / exe_name(name)
     report.target, report.executable = str(target), str(executable)
@@ -246,7 +256,7 @@ def _verify_step(
                 timeout=options.verify_timeout,
             )
         report.smoke["frozen"] = frozen.to_json()
-        say("smoke", "done", f"frozen: {frozen.message}")
+        say("smoke", "done" if frozen.ok else "fail", f"frozen: {frozen.message}")
         if frozen.watch.runaway:
             report.verdict = "runaway"
             raise RunawaySpawningError(frozen.message)
@@ -277,40 +287,86 @@ def _check_step(
         )
 
 
-def _source_smoke(
-    options: BuildOptions,
-    script: Path,
-    report: BuildReport,
-    say: ProgressCallback,
-    binding: str | None,
-    cap: int,
-) -> SmokeRun | None:
-    """Run the app from source in smoke mode, tracing it; a failure here stops the build."""
-    if not (options.smoke and options.verify):
-        return None
-    say("smoke", "start", f"the app itself, from source, headless (settle {options.settle:g} s)")
-    with _timed(report, "smoke (source)"):
-        run = smoke_source(
-            script,
-            binding=binding,
-            smoke_script=options.smoke_script,
-            settle=options.settle,
-            cap=cap,
-            timeout=options.verify_timeout,
+class _SourceRun:
+    """The run of the app from source (smoke mode, traced), alongside PyInstaller's Analysis.
+
+    Started before the freeze; the spec asks for its plan (see ``_coverage.set_pending_plan``)
+    once the Analysis is done, which waits for the run. An app that fails from source stops
+    PyInstaller there and the build names the failure ("fails from source").
+    """
+
+    def __init__(
+        self,
+        options: BuildOptions,
+        script: Path,
+        report: BuildReport,
+        say: ProgressCallback,
+        binding: str | None,
+        cap: int,
+    ) -> None:
+        self.options, self.script, self.report, self.say = options, script, report, say
+        self.binding = binding
+        self.run: SmokeRun | None = None
+        self.error: BaseException | None = None
+        self.reported = False
+        self.started = options.smoke and options.verify
+        self.thread: threading.Thread | None = None
+        if not self.started:
+            return
+        say("smoke", "start", f"the app from source, headless (settle {options.settle:g} s)")
+        self.began = time.perf_counter()
+        self.thread = threading.Thread(
+            target=self._go, args=(cap,), name="qtcompute-source-smoke", daemon=True
         )
-    report.smoke["source"] = run.to_json()
-    say("smoke", "done", f"from source: {run.message}")
-    if not run.ok:
-        report.verdict = "fails from source"
-        raise VerifyFailedError(
-            f"the app fails from source already, before freezing: {_smoke_error(run)}"
-        )
-    return run
+        self.thread.start()
+
+    def _go(self, cap: int) -> None:
+        try:
+            self.run = smoke_source(
+                self.script,
+                binding=self.binding,
+                smoke_script=self.options.smoke_script,
+                settle=self.options.settle,
+                cap=cap,
+                timeout=self.options.verify_timeout,
+            )
+        except BaseException as exc:  # handed to the build's thread by finish()
+            self.error = exc
+        finally:
+            self.report.durations_s["smoke (source)"] = round(time.perf_counter() - self.began, 3)
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+    def finish(self) -> SmokeRun | None:
+        """Wait for the run; report it once; raise if the app failed from source."""
+        if not self.started:
+            return None
+        self.join()
+        if self.error is not None:
+            raise self.error
+        run = self.run
+        assert run is not None
+        if not self.reported:
+            self.reported = True
+            self.report.smoke["source"] = run.to_json()
+            self.say("smoke", "done" if run.ok else "fail", f"from source: {run.message}")
+        if not run.ok:
+            self.report.verdict = "fails from source"
+            raise VerifyFailedError(
+                f"the app fails from source already, before freezing: {_smoke_error(run)}"
+            )
+        return run
+
+    def plan(self) -> dict[str, Any]:
+        """For the spec: what the bundle must hold (raises if the app failed from source)."""
+        return _plan(self.options, self.script, self.finish(), self.binding)
 
 
 def _plan(
     options: BuildOptions, script: Path, run: SmokeRun | None, binding: str | None
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """What the spec must make sure the bundle holds (see _coverage)."""
     if run is None or run.coverage is None:
         return {}

@@ -158,6 +158,7 @@ def build(
             "done": "[green]✓[/]",
             "skip": "[yellow]-[/]",
             "warn": "[yellow]![/]",
+            "fail": "[red]✗[/]",
             "finding": "  [red]![/]",
         }[state]
         console.print(f"{mark} {step}: {summary}" if state != "finding" else f"{mark} {summary}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,16 @@ def add_data_option(src: str, dest: str) -> str:
 
 # --- inside PyInstaller (called from the generated spec) -----------------------------------
 
+# The run from source goes on while PyInstaller analyses the app (the build runs PyInstaller in
+# its own process): the plan file then says "pending", and the spec asks the build for the plan
+# through this function, which waits for the run (and raises if the app failed from source).
+_pending: Callable[[], dict[str, Any]] | None = None
+
+
+def set_pending_plan(provider: Callable[[], dict[str, Any]] | None) -> None:
+    global _pending
+    _pending = provider
+
 
 def _extension_name(dest: str) -> str:
     parts = dest.replace("\\", "/").split("/")
@@ -181,6 +191,10 @@ def complete_analysis(
     ``added_modules``, ``added_files`` and ``not_added`` (PyInstaller could not find them).
     """
     plan = json.loads(Path(plan_file).read_text(encoding="utf-8"))
+    if plan.pop("pending", False):
+        if _pending is None:
+            raise RuntimeError("the spec waits for a run from source that no build started")
+        plan.update(_pending())
     modules, files = _missing(analysis, plan)
     plan["missing_modules"], plan["missing_files"] = modules, files
     if plan.get("fix") and modules:
