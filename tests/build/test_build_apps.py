@@ -15,10 +15,8 @@ import pytest
 pytestmark = [pytest.mark.build, pytest.mark.slow]
 
 WORKERS = os.cpu_count() or 1
-# The checker reports QC006 on examples/adder.py:118 (`self.add_fn`, an attribute holding the
-# module-level `add`, read as a bound method): a false positive, reported to its owner. The
-# check step itself is tested on the seed's bug (test_seed_bug.py).
-CALCULATOR_FLAGS = ("--no-check",)
+# The calculator's flags: the `calculator_flags` fixture (conftest.py). The check step itself is
+# tested on the seed's bug (test_seed_bug.py).
 
 
 def _assert_verified(built: Any, mode: str) -> None:
@@ -41,8 +39,10 @@ def _assert_verified(built: Any, mode: str) -> None:
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("mode", ["onedir", "onefile"])
-def test_calculator_builds_verified_and_bounded(builder: Any, calculator: Path, mode: str) -> None:
-    flags = (*CALCULATOR_FLAGS, "-F" if mode == "onefile" else "-D")
+def test_calculator_builds_verified_and_bounded(
+    builder: Any, calculator: Path, calculator_flags: tuple[str, ...], mode: str
+) -> None:
+    flags = (*calculator_flags, "-F" if mode == "onefile" else "-D")
     built = builder.build(calculator, *flags)
     _assert_verified(built, mode)
     target = Path(built.report["target"])
@@ -60,9 +60,11 @@ def test_calculator_builds_verified_and_bounded(builder: Any, calculator: Path, 
 
 
 @pytest.mark.timeout(600)
-def test_frozen_calculator_computes(builder: Any, calculator: Path, tmp_path: Path) -> None:
+def test_frozen_calculator_computes(
+    builder: Any, calculator: Path, calculator_flags: tuple[str, ...], tmp_path: Path
+) -> None:
     """Run the frozen calculator's self-test again by hand: its frozen workers compute."""
-    built = builder.build(calculator, *CALCULATOR_FLAGS, "-D")
+    built = builder.build(calculator, *calculator_flags, "-D")
     assert built.returncode == 0, built.output
     result = tmp_path / "selftest.json"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QTCOMPUTE_SELFTEST": str(result)}

@@ -47,6 +47,9 @@ def test_verify_catches_the_runaway_and_leaves_nothing_behind(builder: Any, apps
     verify = report["verify"]
     assert verify["runaway"]
     assert verify["peak_processes"] > verify["cap"]
+    # The culprit, from the children's command lines: multiprocessing workers running the app.
+    assert "multiprocessing worker processes (`" in verify["message"]
+    assert "--multiprocessing-fork" in verify["message"]
     # No process of the frozen app survives...
     exe = Path(report["executable"]).resolve()
     survivors = []

@@ -6,13 +6,14 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from qtcompute.build import detect_qt, plan_upx
-from qtcompute.build._elf import newest_versions, strip_binaries, system_libraries
+from qtcompute.build._elf import loadable, newest_versions, strip_binaries, system_libraries
 from qtcompute.build._freeze import default_strip, exe_name, write_spec
 from qtcompute.build._rthooks import lazy_inspect_hook
 from qtcompute.build._trim import classify
@@ -205,6 +206,27 @@ def test_strip_binaries_strips_a_copy_and_reuses_it(tmp_path: Path) -> None:
     assert copy.stat().st_mtime_ns == mtime  # cached, not stripped again
     only_debug = strip_binaries(entries, tmp_path / "cache", symbols=False)
     assert only_debug[2] == 0
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("strip") is None, reason="ELF strip"
+)
+def test_a_library_strip_would_break_ships_unstripped(tmp_path: Path) -> None:
+    """numpy's vendored OpenBLAS (edited by auditwheel's patchelf): binutils' strip misplaces
+    its segments and ld.so refuses the copy ("not page-aligned"); the original ships."""
+    numpy = pytest.importorskip("numpy")
+    libs = sorted(Path(numpy.__file__).parents[1].joinpath("numpy.libs").glob("*openblas*.so*"))
+    if not libs:
+        pytest.skip("this numpy has no vendored OpenBLAS")
+    broken = tmp_path / "broken.so"
+    subprocess.run(["strip", "-o", str(broken), str(libs[0])], check=True)
+    if loadable(broken):
+        pytest.skip("this binutils strips it correctly")
+    assert loadable(libs[0])
+    entries = [(f"numpy.libs/{libs[0].name}", str(libs[0]), "BINARY")]
+    stripped, _debug, _symbols = strip_binaries(entries, tmp_path / "cache", symbols=True)
+    assert loadable(stripped[0][1])
+    assert Path(stripped[0][1]).stat().st_size == libs[0].stat().st_size  # the original bytes
 
 
 def test_lazy_inspect_hook_runs_pyinstallers_hook_on_first_call(

@@ -1,6 +1,8 @@
 """``qtcompute build``: freeze an app with PyInstaller, trimmed, and prove it runs.
 
-- :func:`build_app` / :class:`BuildOptions` - the steps: check, freeze, UPX, verify, report.
+- :func:`build_app` / :class:`BuildOptions` - the steps: check, the app from source (smoke run
+  with coverage), freeze (trimmed, completed with what that run used), UPX, verify (self-test,
+  then the frozen app's smoke run), report.
 - :class:`BuildReport` - what was measured; written as JSON.
 - :func:`verify` - run a frozen app's self-test under a process-tree watchdog.
 - :func:`detect_qt` - which Qt binding (and heavy Qt modules) an app's source uses.

@@ -2,33 +2,43 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from qtcompute.build._check import format_finding, run_check
+from qtcompute.build._coverage import add_data_option, needs, set_pending_plan
 from qtcompute.build._errors import (
     BuildError,
     CheckFailedError,
+    FreezeFailedError,
     RunawaySpawningError,
     VerifyFailedError,
 )
 from qtcompute.build._freeze import (
     default_strip,
     exe_name,
+    plan_path,
     read_trimmed,
     run_pyinstaller,
     write_spec,
 )
+from qtcompute.build._platform import onefile_windowed_refusal
 from qtcompute.build._qt import detect_qt
 from qtcompute.build._report import BuildReport, tree_size
+from qtcompute.build._smoke import SmokeRun, details, smoke_frozen, smoke_source
+from qtcompute.build._syslibs import xcb_system_libraries
 from qtcompute.build._upx import measure_saved, plan_upx
 from qtcompute.build._verify import verify
+from qtcompute.freeze._smoke import DEFAULT_SETTLE
 
 logger = logging.getLogger("qtcompute.build")
 
@@ -63,6 +73,14 @@ class BuildOptions:
     report: Path | None = None
     verify_timeout: float = 120.0
     verbose: bool = False
+    smoke: bool = True
+    """Run the app itself (from source, then frozen) besides the self-test."""
+    smoke_script: Path | None = None
+    settle: float = DEFAULT_SETTLE
+    fix: bool = True
+    """Add what the run from source used and the bundle lacks (else: report it and fail)."""
+    hidden_imports: list[str] = field(default_factory=list)
+    add_data: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def app_name(self) -> str:
@@ -110,32 +128,21 @@ def build_app(options: BuildOptions, progress: ProgressCallback | None = None) -
 
 
 def _build(options: BuildOptions, script: Path, report: BuildReport, say: ProgressCallback) -> None:
-    # 1. check
-    if options.check:
-        say("check", "start", "qtcompute check")
-        with _timed(report, "check"):
-            outcome = run_check(script)
-        report.check = {
-            "ran": outcome.ran,
-            "note": outcome.note,
-            "findings": outcome.findings,
-        }
-        say("check", "done", outcome.note)
-        for finding in outcome.findings:
-            say("check", "finding", format_finding(finding))
-        if outcome.errors:
-            report.verdict = "check failed"
-            raise CheckFailedError(
-                f"the checker found {len(outcome.errors)} error(s) in {options.script}; fix them "
-                "(or build anyway with --no-check)"
-            )
-    else:
-        say("check", "skip", "--no-check")
-        report.check = {"ran": False, "note": "skipped (--no-check)"}
-
-    # 2. freeze, trimmed
+    refusal = onefile_windowed_refusal(onefile=options.onefile, windowed=options.windowed)
+    if refusal:
+        report.verdict = "refused"
+        raise BuildError(refusal)
+    _check_step(options, script, report, say)
     qt = detect_qt(script)
+    if options.smoke_script is not None and qt.binding:
+        # The smoke script gets QTest: keep QtTest, which trimming leaves out unless named.
+        qt = replace(qt, named_modules=qt.named_modules | {"QtTest"})
     report.binding = qt.binding
+    workers = options.workers or os.cpu_count() or 1
+    cap = options.max_processes or workers + 3
+    source = _SourceRun(options, script, report, say, qt.binding, cap)
+
+    # 2. freeze, trimmed (and completed with what the run from source used)
     upx = plan_upx(noupx=options.noupx, upx_dir=options.upx_dir)
     distpath, workpath = options.distpath.resolve(), options.workpath.resolve()
     name = options.app_name
@@ -143,6 +150,9 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
     if target.exists() and not options.noconfirm:
         raise BuildError(f"{target} exists; pass -y/--noconfirm to replace it")
     say("freeze", "start", f"PyInstaller, {report.mode}, Qt binding: {qt.binding or 'none'}")
+    hidden = list(options.hidden_imports)
+    if options.smoke_script is not None and qt.binding:
+        hidden.append(f"{qt.binding}.QtTest")
     spec, trim_config, excludes = write_spec(
         script=script,
         name=name,
@@ -154,17 +164,29 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         trim=options.trim,
         workpath=workpath / name,
         compress=options.compress,
+        plan={"pending": True} if source.started else {},
+        hiddenimports=hidden,
+        datas=options.add_data,
     )
     report.excluded_modules = excludes
-    with _timed(report, "freeze"):
-        run_pyinstaller(
-            spec,
-            distpath=distpath,
-            workpath=workpath / name,
-            upx=upx,
-            qt_binding=qt.binding,
-            verbose=options.verbose,
-        )
+    set_pending_plan(source.plan)
+    try:
+        with _timed(report, "freeze"):
+            run_pyinstaller(
+                spec,
+                distpath=distpath,
+                workpath=workpath / name,
+                upx=upx,
+                qt_binding=qt.binding,
+                verbose=options.verbose,
+            )
+    except FreezeFailedError:
+        source.finish()  # the app failing from source is the cause to name, if it did
+        raise
+    finally:
+        set_pending_plan(None)
+        source.join()
+    source.finish()
     report.trimmed_bytes = read_trimmed(trim_config)
     executable = target if options.onefile else target / exe_name(name)
     report.target, report.executable = str(target), str(executable)
@@ -174,6 +196,9 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         "done",
         f"{report.size_bytes / 2**20:.1f} MB, trimmed {report.trimmed_total / 2**20:.1f} MB",
     )
+    done_plan = json.loads(plan_path(workpath / name, name).read_text(encoding="utf-8"))
+    incomplete = _additions_step(options, report, say, done_plan)
+    _system_libraries_step(report, say, done_plan)
 
     # 3. UPX (applied by PyInstaller during step 2; measured here)
     upx.saved_bytes = measure_saved(upx)
@@ -181,13 +206,31 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
     report.upx["files_compressed"] = len(upx.compressed)
     say("upx", "done" if upx.applied else "skip", upx.reason)
 
-    # 4. verify
+    # 4. verify: the self-test (fast pre-check), then the app itself
     if not options.verify:
         say("verify", "skip", "--no-verify")
         report.verdict = "built, not verified (--no-verify)"
         return
-    workers = options.workers or os.cpu_count() or 1
-    cap = options.max_processes or workers + 3
+    try:
+        _verify_step(options, report, say, executable, workers, cap)
+    except VerifyFailedError as exc:
+        if incomplete:
+            raise type(exc)(f"{exc}\n{incomplete}") from None
+        raise
+    if incomplete:
+        report.verdict = "incomplete"
+        raise BuildError(incomplete)
+    report.verdict = "verified"
+
+
+def _verify_step(
+    options: BuildOptions,
+    report: BuildReport,
+    say: ProgressCallback,
+    executable: Path,
+    workers: int,
+    cap: int,
+) -> None:
     say("verify", "start", f"self-test, headless, cap {cap} processes")
     with _timed(report, "verify"):
         result = verify(executable, workers=workers, cap=cap, timeout=options.verify_timeout)
@@ -202,7 +245,223 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         raise VerifyFailedError(
             f"{result.message}" + (f"\n--- app output ---\n{tail}" if tail else "")
         )
-    report.verdict = "verified"
+    if options.smoke:
+        say("smoke", "start", f"the app itself, frozen, headless (settle {options.settle:g} s)")
+        with _timed(report, "smoke (frozen)"):
+            frozen = smoke_frozen(
+                executable,
+                smoke_script=options.smoke_script,
+                settle=options.settle,
+                cap=cap,
+                timeout=options.verify_timeout,
+            )
+        report.smoke["frozen"] = frozen.to_json()
+        say("smoke", "done" if frozen.ok else "fail", f"frozen: {frozen.message}")
+        if frozen.watch.runaway:
+            report.verdict = "runaway"
+            raise RunawaySpawningError(frozen.message)
+        if not frozen.ok:
+            report.verdict = "smoke failed"
+            raise VerifyFailedError(_smoke_error(frozen))
+
+
+def _check_step(
+    options: BuildOptions, script: Path, report: BuildReport, say: ProgressCallback
+) -> None:
+    if not options.check:
+        say("check", "skip", "--no-check")
+        report.check = {"ran": False, "note": "skipped (--no-check)"}
+        return
+    say("check", "start", "qtcompute check")
+    with _timed(report, "check"):
+        outcome = run_check(script)
+    report.check = {"ran": outcome.ran, "note": outcome.note, "findings": outcome.findings}
+    say("check", "done", outcome.note)
+    for finding in outcome.findings:
+        say("check", "finding", format_finding(finding))
+    if outcome.errors:
+        report.verdict = "check failed"
+        raise CheckFailedError(
+            f"the checker found {len(outcome.errors)} error(s) in {options.script}; fix them "
+            "(or build anyway with --no-check)"
+        )
+
+
+class _SourceRun:
+    """The run of the app from source (smoke mode, traced), alongside PyInstaller's Analysis.
+
+    Started before the freeze; the spec asks for its plan (see ``_coverage.set_pending_plan``)
+    once the Analysis is done, which waits for the run. An app that fails from source stops
+    PyInstaller there and the build names the failure ("fails from source").
+    """
+
+    def __init__(
+        self,
+        options: BuildOptions,
+        script: Path,
+        report: BuildReport,
+        say: ProgressCallback,
+        binding: str | None,
+        cap: int,
+    ) -> None:
+        self.options, self.script, self.report, self.say = options, script, report, say
+        self.binding = binding
+        self.run: SmokeRun | None = None
+        self.error: BaseException | None = None
+        self.reported = False
+        self.started = options.smoke and options.verify
+        self.thread: threading.Thread | None = None
+        if not self.started:
+            return
+        say("smoke", "start", f"the app from source, headless (settle {options.settle:g} s)")
+        self.began = time.perf_counter()
+        self.thread = threading.Thread(
+            target=self._go, args=(cap,), name="qtcompute-source-smoke", daemon=True
+        )
+        self.thread.start()
+
+    def _go(self, cap: int) -> None:
+        try:
+            self.run = smoke_source(
+                self.script,
+                binding=self.binding,
+                smoke_script=self.options.smoke_script,
+                settle=self.options.settle,
+                cap=cap,
+                timeout=self.options.verify_timeout,
+            )
+        except BaseException as exc:  # handed to the build's thread by finish()
+            self.error = exc
+        finally:
+            self.report.durations_s["smoke (source)"] = round(time.perf_counter() - self.began, 3)
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+    def finish(self) -> SmokeRun | None:
+        """Wait for the run; report it once; raise if the app failed from source."""
+        if not self.started:
+            return None
+        self.join()
+        if self.error is not None:
+            raise self.error
+        run = self.run
+        assert run is not None
+        if not self.reported:
+            self.reported = True
+            self.report.smoke["source"] = run.to_json()
+            self.say("smoke", "done" if run.ok else "fail", f"from source: {run.message}")
+        if not run.ok:
+            self.report.verdict = "fails from source"
+            raise VerifyFailedError(
+                f"the app fails from source already, before freezing: {_smoke_error(run)}"
+            )
+        return run
+
+    def plan(self) -> dict[str, Any]:
+        """For the spec: what the bundle must hold (raises if the app failed from source)."""
+        return _plan(self.options, self.script, self.finish(), self.binding)
+
+
+def _plan(
+    options: BuildOptions, script: Path, run: SmokeRun | None, binding: str | None
+) -> dict[str, Any]:
+    """What the spec must make sure the bundle holds (see _coverage)."""
+    if run is None or run.coverage is None:
+        return {}
+    ignore = [f"{binding}.QtTest"] if options.smoke_script is not None and binding else []
+    skip_dirs = [options.distpath, options.workpath]
+    if options.smoke_script is not None:
+        skip_dirs.append(options.smoke_script.resolve())
+    modules, files = needs(
+        run.coverage,
+        script=script,
+        started=run.started_at,
+        ignore_modules=ignore,
+        ignore_dirs=skip_dirs,
+    )
+    return {
+        "fix": options.fix,
+        "modules": modules,
+        "files": [list(f) for f in files],
+        "processes": run.coverage.processes,
+    }
+
+
+def _additions_step(
+    options: BuildOptions, report: BuildReport, say: ProgressCallback, plan: dict[str, Any]
+) -> str | None:
+    """Report what was added; with ``--no-fix``, return the message the build fails with."""
+    missing_modules = plan.get("missing_modules", [])
+    missing_files = plan.get("missing_files", [])
+    report.additions = {
+        "traced_modules": len(plan.get("modules", [])),
+        "traced_files": len(plan.get("files", [])),
+        "processes": plan.get("processes", {}),
+        "missing_modules": missing_modules,
+        "missing_files": missing_files,
+        "hidden_imports": plan.get("added_modules", []),
+        "data_files": plan.get("added_files", []),
+        "not_added": plan.get("not_added", []),
+        "options": [f"--hidden-import={m}" for m in missing_modules]
+        + [add_data_option(src, dest) for src, dest in missing_files],
+    }
+    if not (missing_modules or missing_files):
+        if "modules" in plan:
+            say("coverage", "done", "the bundle holds everything the run from source used")
+        return None
+    if not options.fix:
+        lines = "\n".join(f"  {o}" for o in report.additions["options"])
+        say("coverage", "warn", "missing from the bundle (--no-fix): " + " ".join(lines.split()))
+        return (
+            f"the run from source used {len(missing_modules)} module(s) and "
+            f"{len(missing_files)} project file(s) that the bundle lacks (--no-fix): frozen, "
+            f"the app fails where it uses them. Add them with these PyInstaller options "
+            f"(qtcompute build accepts them too), or build without --no-fix:\n{lines}"
+        )
+    added = report.additions
+    say("coverage", "done", _additions_summary(added["hidden_imports"], added["data_files"]))
+    if added["not_added"]:
+        say(
+            "coverage",
+            "warn",
+            "PyInstaller could not add: " + ", ".join(added["not_added"]),
+        )
+    return None
+
+
+def _additions_summary(modules: list[str], files: list[list[str]]) -> str:
+    parts = []
+    if modules:
+        parts.append(f"added {len(modules)} hidden import(s): {', '.join(modules)}")
+    if files:
+        names = ", ".join(Path(src).name for src, _dest in files)
+        parts.append(f"{len(files)} data file(s): {names}")
+    return "; ".join(parts) or "nothing to add"
+
+
+def _system_libraries_step(
+    report: BuildReport, say: ProgressCallback, plan: dict[str, Any]
+) -> None:
+    binaries = [(d, s) for d, s in plan.get("binaries", [])]
+    libraries = xcb_system_libraries(binaries)
+    if libraries is None:
+        return
+    report.system_libraries = [asdict(lib) for lib in libraries]
+    if libraries:
+        say(
+            "system libraries",
+            "warn",
+            f"users' machines need {len(libraries)} system libraries for the xcb platform "
+            "plugin (not bundled, not in the manylinux baseline): "
+            + "; ".join(lib.line() for lib in libraries),
+        )
+
+
+def _smoke_error(run: SmokeRun) -> str:
+    text = details(run)
+    return run.message + (f"\n{text}" if text else "")
 
 
 def clean_outputs(options: BuildOptions) -> None:

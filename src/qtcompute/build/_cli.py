@@ -10,6 +10,7 @@ import click
 from qtcompute.build._build import EXIT_NOT_VERIFIED, BuildOptions, build_app
 from qtcompute.build._errors import BuildError
 from qtcompute.build._report import BuildReport
+from qtcompute.freeze._smoke import DEFAULT_SETTLE
 
 
 @click.command(name="build")
@@ -41,6 +42,41 @@ from qtcompute.build._report import BuildReport
     type=click.IntRange(min=1),
     help="Process cap of the self-test's tree (default: workers + 3).",
 )
+@click.option(
+    "--smoke",
+    "smoke_script",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Python script run inside the app once its window is up (from source and frozen); "
+    "its exit status decides the verdict. Gets app, window, windows, QTest, Qt, wait_until.",
+)
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_SETTLE,
+    show_default=True,
+    help="Seconds the app must stay idle (no task in flight) before the smoke run closes it.",
+)
+@click.option("--no-smoke", is_flag=True, help="Verify with the self-test only, not the app.")
+@click.option(
+    "--no-fix",
+    is_flag=True,
+    help="Report what the run from source used and the bundle lacks, with the PyInstaller "
+    "option for each, instead of adding it.",
+)
+@click.option(
+    "--hidden-import",
+    "hidden_imports",
+    multiple=True,
+    metavar="MODULE",
+    help="A module to bundle that PyInstaller does not find (PyInstaller's option).",
+)
+@click.option(
+    "--add-data",
+    "add_data",
+    multiple=True,
+    metavar="SRC:DEST",
+    help="A data file or folder to bundle, DEST relative to the app (PyInstaller's option).",
+)
 @click.option("--distpath", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"))
 @click.option("--workpath", type=click.Path(file_okay=False, path_type=Path), default=Path("build"))
 @click.option(
@@ -64,14 +100,21 @@ def build(
     no_verify: bool,
     no_trim: bool,
     max_processes: int | None,
+    smoke_script: Path | None,
+    settle: float,
+    no_smoke: bool,
+    no_fix: bool,
+    hidden_imports: tuple[str, ...],
+    add_data: tuple[str, ...],
     distpath: Path,
     workpath: Path,
     report: Path | None,
 ) -> None:
     """Freeze SCRIPT with PyInstaller, trimmed, and prove the result runs.
 
-    Steps: check (qtcompute check), freeze (PyInstaller; unused Qt parts left out), UPX,
-    verify (the frozen app's self-test, headless, under a process-count watchdog), report.
+    Steps: check (qtcompute check), the app from source (a smoke run recording what it uses),
+    freeze (PyInstaller; unused Qt parts left out, what the run used added), UPX, verify (the
+    self-test, then the frozen app itself, headless, under a process-count watchdog), report.
     Exit status: 0 verified, 1 failed, 3 built but not verified (--no-verify).
     """
     from rich.console import Console
@@ -97,6 +140,12 @@ def build(
         workpath=workpath,
         report=report,
         verbose=verbose,
+        smoke=not no_smoke,
+        smoke_script=smoke_script,
+        settle=settle,
+        fix=not no_fix,
+        hidden_imports=list(hidden_imports),
+        add_data=[_data_option(value) for value in add_data],
     )
     status = console.status("starting")
     status.start()
@@ -105,7 +154,13 @@ def build(
         if state == "start":
             status.update(f"[bold]{step}[/]: {summary}")
             return
-        mark = {"done": "[green]✓[/]", "skip": "[yellow]-[/]", "finding": "  [red]![/]"}[state]
+        mark = {
+            "done": "[green]✓[/]",
+            "skip": "[yellow]-[/]",
+            "warn": "[yellow]![/]",
+            "fail": "[red]✗[/]",
+            "finding": "  [red]![/]",
+        }[state]
         console.print(f"{mark} {step}: {summary}" if state != "finding" else f"{mark} {summary}")
 
     try:
@@ -120,6 +175,15 @@ def build(
         status.stop()
     _print_table(console, result, options.report_path)
     sys.exit(0 if result.verified else EXIT_NOT_VERIFIED)
+
+
+def _data_option(value: str) -> tuple[str, str]:
+    """PyInstaller's ``SRC:DEST`` (``SRC;DEST`` accepted on Windows, as PyInstaller does)."""
+    for separator in (";", ":") if sys.platform == "win32" else (":",):
+        src, sep, dest = value.rpartition(separator)
+        if sep and src and not (separator == ":" and len(src) == 1):  # not a drive letter
+            return src, dest or "."
+    raise click.BadParameter(f"expected SRC:DEST, not {value!r}", param_hint="--add-data")
 
 
 def _print_table(console: object, report: BuildReport, path: Path) -> None:

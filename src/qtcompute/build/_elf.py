@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -114,7 +115,11 @@ def _stripped(strip: str, args: list[str], src: str, target: Path) -> Path | Non
 
     Written under a temporary name and renamed: builds running at once share the cache.
     """
-    if target.exists() and target.stat().st_mtime >= os.stat(src).st_mtime:
+    if (
+        target.exists()
+        and target.stat().st_mtime >= os.stat(src).st_mtime
+        and loadable(target)  # a copy cached by a version without the check below
+    ):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
@@ -122,10 +127,52 @@ def _stripped(strip: str, args: list[str], src: str, target: Path) -> Path | Non
     if done.returncode != 0 or not partial.exists():
         partial.unlink(missing_ok=True)
         return None
-    if partial.stat().st_size > os.stat(src).st_size:  # never grow a file
+    if partial.stat().st_size > os.stat(src).st_size or not loadable(partial):
+        # Never grow a file, nor ship one the loader refuses: binutils' strip can misplace the
+        # segments of a library patchelf has edited (auditwheel's vendored *.libs, such as
+        # numpy's libscipy_openblas), and ld.so then fails with "ELF load command
+        # address/offset not page-aligned". The original goes in instead.
         shutil.copy2(src, partial)
     os.replace(partial, target)
     return target
+
+
+_PT_LOAD = 1
+
+
+def loadable(path: Path | str, page: int = 4096) -> bool:
+    """True unless a PT_LOAD segment breaks ld.so's rule ``p_vaddr = p_offset (mod page)``.
+
+    ``page`` is the largest page size the library may meet (4 KiB on x86-64; the check with 4
+    KiB is what glibc's ``_dl_map_segments`` does there). Not an ELF file: True.
+    """
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(64)
+            if header[:4] != b"\x7fELF" or len(header) < 52:
+                return True
+            wide, order = header[4] == 2, "<" if header[5] == 1 else ">"
+            if wide:
+                (phoff,) = struct.unpack_from(order + "Q", header, 32)
+                phentsize, phnum = struct.unpack_from(order + "HH", header, 54)
+            else:
+                (phoff,) = struct.unpack_from(order + "I", header, 28)
+                phentsize, phnum = struct.unpack_from(order + "HH", header, 42)
+            fh.seek(phoff)
+            table = fh.read(phentsize * phnum)
+    except (OSError, struct.error):
+        return True
+    for index in range(phnum):
+        entry = table[index * phentsize : (index + 1) * phentsize]
+        if len(entry) < phentsize:
+            return False
+        if wide:
+            p_type, _flags, offset, vaddr = struct.unpack_from(order + "IIQQ", entry)
+        else:
+            p_type, offset, vaddr = struct.unpack_from(order + "III", entry)
+        if p_type == _PT_LOAD and (vaddr - offset) % page:
+            return False
+    return True
 
 
 def _is_elf(src: str) -> bool:

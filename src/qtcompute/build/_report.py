@@ -53,6 +53,12 @@ class BuildReport:
     check: dict[str, Any] = field(default_factory=dict)
     verify: dict[str, Any] = field(default_factory=dict)
     durations_s: dict[str, float] = field(default_factory=dict)
+    smoke: dict[str, Any] = field(default_factory=dict)
+    """The smoke runs of the app itself: "source" (before freezing) and "frozen"."""
+    additions: dict[str, Any] = field(default_factory=dict)
+    """What the run from source used and the first Analysis lacked, and what was added."""
+    system_libraries: list[dict[str, Any]] = field(default_factory=list)
+    """Linux: what the xcb platform plugin needs from users' systems (a warning)."""
     platform: str = field(
         default_factory=lambda: f"{platform.platform()} / {sys.version.split()[0]}"
     )
@@ -107,5 +113,24 @@ class BuildReport:
                 )
             if v.get("shm_removed"):
                 rows.append(("/dev/shm entries cleaned", str(v["shm_removed"])))
+        for where in ("source", "frozen"):
+            if where in self.smoke:
+                rows.append((f"smoke ({where})", self.smoke[where].get("message", "")))
+        added = self.additions
+        if added.get("hidden_imports"):
+            rows.append(("added hidden imports", ", ".join(added["hidden_imports"])))
+        if added.get("data_files"):
+            names = ", ".join(f"{Path(s).name} -> {d}" for s, d in added["data_files"])
+            rows.append(("added data files", names))
+        if self.system_libraries:
+            rows.append(
+                (
+                    "system libraries (users need)",
+                    "; ".join(
+                        f"{lib['soname']} ({lib['debian']} / {lib['fedora']})"
+                        for lib in self.system_libraries
+                    ),
+                )
+            )
         rows.append(("verdict", self.verdict))
         return rows

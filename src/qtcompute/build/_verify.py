@@ -30,6 +30,7 @@ from typing import Any
 
 import psutil
 
+from qtcompute.build._runaway import diagnose
 from qtcompute.freeze._selftest import SELFTEST_ENV, SELFTEST_WORKERS_ENV
 
 SHM = Path("/dev/shm")
@@ -47,6 +48,7 @@ class VerifyResult:
     peak_processes: int = 0
     peak_rss_bytes: int = 0
     first_result_s: float | None = None
+    """Self-test: seconds from the start to the first worker result."""
     wall_s: float = 0.0
     cap: int = 0
     workers: int | None = None
@@ -54,6 +56,8 @@ class VerifyResult:
     shm_removed: int = 0
     output_tail: str = ""
     selftest: dict[str, Any] = field(default_factory=dict)
+    runaway_cmdlines: list[list[str]] = field(default_factory=list)
+    started_at: float = 0.0
 
 
 class _Tree:
@@ -98,6 +102,18 @@ class _Tree:
                 continue
             self.shm_names.update(_mapped_shm(process.pid))
         return count, rss
+
+    def cmdlines(self) -> list[list[str]]:
+        """The command lines of the tree's processes other than the one we started."""
+        lines = []
+        for process in self.members():
+            if process.pid == self.root.pid:
+                continue
+            try:
+                lines.append(process.cmdline())
+            except psutil.Error:
+                continue
+        return lines
 
     def kill(self) -> None:
         """Kill every process of the tree, repeatedly, until none is left alive."""
@@ -174,6 +190,47 @@ def _clean_shm(before: set[str], tree: _Tree, started: float) -> int:
     return removed
 
 
+def _popen_kwargs() -> dict[str, Any]:
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def run_watched(
+    command: list[str], *, env: dict[str, str], cwd: str, cap: int, timeout: float, log: Path
+) -> VerifyResult:
+    """Run ``command`` under the process-tree watchdog; output into ``log``; never raises."""
+    before = shm_entries()
+    started = time.time()
+    with open(log, "wb") as out:
+        root = psutil.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            **_popen_kwargs(),
+        )
+        tree = _Tree(root)
+        result = _watch(root, tree, cap=cap, timeout=timeout, started=started)
+    result.cap = cap
+    result.wall_s = time.time() - started
+    result.output_tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+    if result.runaway or not result.ok:
+        tree.kill()
+    result.shm_removed = _clean_shm(before, tree, started) if result.runaway else 0
+    result.started_at = started
+    return result
+
+
+def headless_env(extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("QTCOMPUTE_POOL_OWNER", None)
+    env.update({"QT_QPA_PLATFORM": "offscreen", **extra})
+    return env
+
+
 def verify(
     executable: Path,
     *,
@@ -185,44 +242,18 @@ def verify(
     """Run ``executable`` in self-test mode; return what happened (never raises for the app)."""
     with tempfile.TemporaryDirectory(prefix="qtcompute-verify-") as tmp:
         result_file = Path(tmp, "selftest.json")
-        log_file = Path(tmp, "output.log")
-        env = dict(os.environ)
-        env.pop("QTCOMPUTE_POOL_OWNER", None)
-        env.update(
-            {
-                "QT_QPA_PLATFORM": "offscreen",
-                SELFTEST_ENV: str(result_file),
-                SELFTEST_WORKERS_ENV: str(workers),
-                **(extra_env or {}),
-            }
+        selftest = {SELFTEST_ENV: str(result_file), SELFTEST_WORKERS_ENV: str(workers)}
+        env = headless_env({**selftest, **(extra_env or {})})
+        result = run_watched(
+            [str(executable)],
+            env=env,
+            cwd=tmp,
+            cap=cap,
+            timeout=timeout,
+            log=Path(tmp, "output.log"),
         )
-        before = shm_entries()
-        kwargs: dict[str, Any] = {}
-        if sys.platform == "win32":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-        else:
-            kwargs["start_new_session"] = True
-        started = time.time()
-        with open(log_file, "wb") as log:
-            root = psutil.Popen(
-                [str(executable)],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=tmp,
-                **kwargs,
-            )
-            tree = _Tree(root)
-            result = _watch(root, tree, cap=cap, timeout=timeout, started=started)
-        result.cap = cap
-        result.wall_s = time.time() - started
-        result.output_tail = log_file.read_text(encoding="utf-8", errors="replace")[-2000:]
-        if result.runaway or not result.ok:
-            tree.kill()
-        result.shm_removed = _clean_shm(before, tree, started) if result.runaway else 0
         if not result.runaway:
-            _read_selftest(result, result_file, started)
+            _read_selftest(result, result_file, result.started_at)
         return result
 
 
@@ -235,17 +266,18 @@ def _watch(
         count, rss = tree.sample()
         peak, peak_rss = max(peak, count), max(peak_rss, rss)
         if count > cap:
+            children = tree.cmdlines()
             tree.kill()
             return VerifyResult(
                 ok=False,
                 runaway=True,
                 message=(
                     f"runaway process spawning: {count} processes in the app's tree after "
-                    f"{time.time() - started:.1f} s (cap {cap}); killed. Probable cause: the app "
-                    "does not call multiprocessing.freeze_support() first (use qtcompute.run)."
+                    f"{time.time() - started:.1f} s (cap {cap}); killed. {diagnose(children)}"
                 ),
                 peak_processes=peak,
                 peak_rss_bytes=peak_rss,
+                runaway_cmdlines=[list(c) for c in children[:5]],
             )
         try:
             code = root.wait(timeout=_PERIOD)
@@ -254,7 +286,7 @@ def _watch(
                 tree.kill()
                 return VerifyResult(
                     ok=False,
-                    message=f"the self-test did not finish within {timeout:.0f} s; killed",
+                    message=f"the app did not finish within {timeout:.0f} s; killed",
                     peak_processes=peak,
                     peak_rss_bytes=peak_rss,
                 )
@@ -263,11 +295,17 @@ def _watch(
         if leftovers:
             psutil.wait_procs(leftovers, timeout=5)
             leftovers = [p for p in leftovers if _alive(p)]
+        left = []
+        for process in leftovers:
+            try:
+                left.append(f"{process.pid} ({' '.join(process.cmdline())[:160]})")
+            except psutil.Error:
+                left.append(str(process.pid))
         return VerifyResult(
             ok=code == 0 and not leftovers,
             exit_code=code,
             message=(
-                f"left {len(leftovers)} process(es) running after exit"
+                f"left {len(leftovers)} process(es) running after exit: {', '.join(left)}"
                 if leftovers
                 else ("passed" if code == 0 else f"exited with status {code}")
             ),
