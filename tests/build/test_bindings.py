@@ -119,9 +119,11 @@ def test_trimming_keeps_what_the_binding_needs(internal: Path, qt_root: Path) ->
     for module in ("QtCore", "QtGui", "QtWidgets"):
         assert list((internal / BINDING).glob(f"{module}.*")), f"{BINDING}.{module} is missing"
     major = "5" if BINDING == "PyQt5" else "6"
-    libraries = {p.name for p in internal.rglob(f"*Qt{major}*") if p.is_file()}
+    # libQt6Core.so.6 (Linux), Qt6Core.dll (Windows), QtCore.framework (macOS).
+    names = {p.name for p in internal.rglob("*")}
     for library in ("Core", "Gui", "Widgets", *(["XcbQpa", "DBus"] if LINUX else [])):
-        assert any(f"Qt{major}{library}." in name for name in libraries), library
+        forms = (f"libQt{major}{library}.", f"Qt{major}{library}.", f"Qt{library}.framework")
+        assert any(name.startswith(forms) for name in names), f"Qt {library} is missing"
 
 
 @on_the_build
