@@ -108,12 +108,13 @@ def test_trimming_keeps_what_the_binding_needs(internal: Path, qt_root: Path) ->
     prefix = "lib" if suffix != ".dll" else ""
     needed = ["platforms/{p}qoffscreen", "platforms/{p}qminimal", "imageformats/{p}qsvg"]
     if LINUX:
+        wayland = "libqwayland-generic" if BINDING == "PyQt5" else "libqwayland"  # Qt 6: one
         needed += [
+            f"platforms/{wayland}",
             "platforms/libqxcb",
-            "platforms/libqwayland",
-            "platformthemes/libqxdgdesktopportal",
+            "xcbglintegrations/libqxcb-glx-integration",
         ]
-        needed += ["xcbglintegrations/libqxcb-glx-integration"]
+        needed += ["platformthemes/libqxdgdesktopportal"]
     for plugin in needed:
         assert f"{plugin.format(p=prefix)}{suffix}" in names, f"{plugin} was trimmed ({BINDING})"
     for module in ("QtCore", "QtGui", "QtWidgets"):
