@@ -23,10 +23,11 @@ _QTPY_ORDER = ("PyQt5", "PySide2", "PyQt6", "PySide6")
 _SHIBOKEN = {"PySide6": "shiboken6", "PySide2": "shiboken2"}
 
 # Qt modules left out unless the app's source names them: the heavy ones, and two that
-# PyInstaller's hooks collect for every Qt 6 app without the app asking (``QtNetwork``: PySide6
-# links every module against libQt6Network; ``QtDBus``: QtGui links libQt6DBus). Their shared
-# libraries stay (they are linked); their Python modules and plugins (QtNetwork's tls and
-# networkinformation) do not.
+# PyInstaller collects for Qt 6 apps that never import them. ``QtNetwork``: PySide6/__init__.py
+# imports it (on Windows, inside try/except ImportError, to preload its OpenSSL), which
+# PyInstaller follows for every PySide6 app. ``QtDBus``: QtGui links libQt6DBus, and the hooks
+# add the Python module of every Qt library linked. A shared library that is linked stays;
+# the Python modules and their plugins (QtNetwork's tls and networkinformation) go.
 HEAVY_MODULES = (
     "QtNetwork",
     "QtDBus",

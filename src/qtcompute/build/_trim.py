@@ -16,8 +16,8 @@ documented way to drop files, and works the same for onedir and onefile. In orde
    against our copies of its dependencies. Dropped, as PyQt5 apps have always lived without it;
    ``xdgdesktopportal`` stays (native dialogs through the desktop portal). The ``tls`` and
    ``networkinformation`` plugins come with QtNetwork, which ``_qt.py`` leaves out unless the
-   app names it (PySide6 links every module against libQt6Network, so PyInstaller's hooks
-   collect it for every PySide6 app);
+   app names it (PyInstaller follows an import of it in PySide6/__init__.py for every PySide6
+   app; with it go libQt6Network and, through it, Kerberos, found as orphans in step 3);
 3. orphans: libraries that only the dropped files linked (found with PyInstaller's own
    ``bindepend.get_imports``), for example QtQuick after ``libqwebgl.so``;
 4. on Linux, the system libraries every desktop Linux has (``_elf.py``);
