@@ -5,9 +5,9 @@ and under PyQt6 (``QT_API``; tests/conftest.py stops a run that qtpy would put o
 binding). Each session builds ``examples/adder.py`` once, onedir, with ``qtcompute build`` (the
 ``builder`` fixture caches it: under PyQt5 it is the very build test_build_apps.py checks).
 
-The Qt 6 wheels lay out their files differently from PyQt5's (``PyQt6/Qt6/``, ``PySide6/Qt/``,
-PySide6's modules all linked against libQt6Network, a gtk3 platform theme): the trimming tests
-check both sides, what must go and what the binding needs to start.
+The Qt 6 wheels lay out their files differently from PyQt5's (``PyQt6/Qt6/``, ``PySide6/Qt/``, a
+gtk3 platform theme, QtNetwork pulled in by PySide6's ``__init__``): the trimming tests check
+both sides, what must go and what the binding needs to start.
 """
 
 from __future__ import annotations
