@@ -1,7 +1,10 @@
 #!/bin/sh
 # Install the Debian packages qtcompute needs that a fresh machine may lack:
 #   - python3-venv            the virtual environment `make` creates
-#   - libgl1 libegl1 ...      shared libraries the Qt wheels (PyQt5, PySide6) load, even offscreen
+#   - libgl1 libegl1 ...      shared libraries the Qt wheels (PyQt5, PySide6, PyQt6) load, even
+#                             offscreen; Qt 6 (PySide6, PyQt6) adds libxcb-cursor0 for xcb and
+#                             libgssapi-krb5-2 for QtNetwork (checked with ldd on every kept file)
+#   - libwayland-cursor0 ...  the wayland platform plugin that `qtcompute build` keeps (all three)
 #   - binutils                objdump, which PyInstaller uses to find shared-library dependencies
 #   - libxcb-*                the xcb platform plugin, for `make run` on a real display
 #   - xvfb xauth              a virtual display for screenshots (`make screenshot`)
@@ -11,7 +14,8 @@ set -eu
 
 PKGS="python3-venv libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
 libglib2.0-0 binutils libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
-libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 $*"
+libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libgssapi-krb5-2
+libwayland-cursor0 libwayland-egl1 $*"
 
 command -v dpkg-query >/dev/null 2>&1 || exit 0
 

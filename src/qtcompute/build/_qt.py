@@ -8,18 +8,29 @@ heavy Qt modules the app never names (QML/Quick, WebEngine, Multimedia, 3D, ...)
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+logger = logging.getLogger("qtcompute.build")
+
 BINDINGS = ("PyQt5", "PySide6", "PyQt6", "PySide2")
-# qtpy's own order of preference (qtpy/__init__.py) when QT_API is not set.
-_QTPY_ORDER = ("PyQt5", "PySide6", "PyQt6", "PySide2")
+# qtpy's cascade (qtpy/__init__.py, 2.4): it tries QT_API's binding (default pyqt5), then only
+# the ones after it here; so pyqt6 falls back to PySide6, and pyside6 to nothing.
+_QTPY_ORDER = ("PyQt5", "PySide2", "PyQt6", "PySide6")
 _SHIBOKEN = {"PySide6": "shiboken6", "PySide2": "shiboken2"}
 
-# Qt modules big enough to matter; each left out unless the app's source names it.
+# Qt modules left out unless the app's source names them: the heavy ones, and two that
+# PyInstaller collects for Qt 6 apps that never import them. ``QtNetwork``: PySide6/__init__.py
+# imports it (on Windows, inside try/except ImportError, to preload its OpenSSL), which
+# PyInstaller follows for every PySide6 app. ``QtDBus``: QtGui links libQt6DBus, and the hooks
+# add the Python module of every Qt library linked. A shared library that is linked stays;
+# the Python modules and their plugins (QtNetwork's tls and networkinformation) go.
 HEAVY_MODULES = (
+    "QtNetwork",
+    "QtDBus",
     "QtQml",
     "QtQuick",
     "QtQuick3D",
@@ -98,6 +109,27 @@ def app_sources(script: Path) -> list[Path]:
     return sorted(set(files))
 
 
+def qtpy_binding(qt_api: str) -> str | None:
+    """The binding qtpy will run for ``QT_API=qt_api``: that one if installed, else its fallback.
+
+    qtpy falls back silently; the build says so (a warning), since the app then ships and runs
+    on another binding than the one asked for.
+    """
+    chosen = {b.lower(): b for b in BINDINGS}.get(qt_api.lower())
+    candidates = _QTPY_ORDER[_QTPY_ORDER.index(chosen) :] if chosen else _QTPY_ORDER
+    binding = next((b for b in candidates if importlib.util.find_spec(b)), None)
+    if chosen and binding != chosen:
+        logger.warning(
+            "QT_API=%s asks for %s, which is not installed: building with %s, the binding qtpy "
+            "falls back to (install %s, or set QT_API to the binding you mean)",
+            qt_api,
+            chosen,
+            binding or "no Qt binding",
+            chosen,
+        )
+    return binding
+
+
 def detect_qt(script: Path, env: dict[str, str] | None = None) -> QtUsage:
     """Read the app's source and decide its binding (``QT_API`` decides for qtpy apps)."""
     env = dict(os.environ if env is None else env)
@@ -116,8 +148,5 @@ def detect_qt(script: Path, env: dict[str, str] | None = None) -> QtUsage:
     via_qtpy = "qtpy" in imported
     binding: str | None = direct[0] if direct else None
     if binding is None and via_qtpy:
-        wanted = env.get("QT_API", "").lower()
-        chosen = {b.lower(): b for b in BINDINGS}.get(wanted)
-        candidates = [chosen] if chosen else list(_QTPY_ORDER)
-        binding = next((b for b in candidates if importlib.util.find_spec(b)), None)
+        binding = qtpy_binding(env.get("QT_API", ""))
     return QtUsage(binding=binding, via_qtpy=via_qtpy, named_modules=frozenset(named))

@@ -8,7 +8,16 @@ documented way to drop files, and works the same for onedir and onefile. In orde
 
 1. translations (``<Qt>/translations/*.qm``);
 2. plugins: keep the types a desktop widgets app loads, and within ``platforms`` the plugins of
-   real desktops plus ``offscreen`` and ``minimal`` (headless tests, CI);
+   real desktops plus ``offscreen`` and ``minimal`` (headless tests, CI). The layouts differ per
+   binding (``PyQt5/Qt5/plugins``, ``PyQt6/Qt6/plugins``, ``PySide6/Qt/plugins``); the rules
+   are the same. Qt 6 wheels (PySide6, PyQt6) also ship the ``gtk3`` platform theme, which
+   PyQt5's never did: it links GTK's whole stack (cairo, pango, harfbuzz, atk, gdk-pixbuf: ~7 MB
+   bundled) but not libgtk-3 itself, which must come from the user's system and would then run
+   against our copies of its dependencies. Dropped, as PyQt5 apps have always lived without it;
+   ``xdgdesktopportal`` stays (native dialogs through the desktop portal). The ``tls`` and
+   ``networkinformation`` plugins come with QtNetwork, which ``_qt.py`` leaves out unless the
+   app names it (PyInstaller follows an import of it in PySide6/__init__.py for every PySide6
+   app; with it go libQt6Network and, through it, Kerberos, found as orphans in step 3);
 3. orphans: libraries that only the dropped files linked (found with PyInstaller's own
    ``bindepend.get_imports``), for example QtQuick after ``libqwebgl.so``;
 4. on Linux, the system libraries every desktop Linux has (``_elf.py``);
@@ -55,6 +64,8 @@ KEEP_PLATFORMS = frozenset(
 )
 # Image formats worth their bytes for icons and common pictures (png is built into QtGui).
 KEEP_IMAGEFORMATS = frozenset({"gif", "ico", "jpeg", "svg"})
+# Platform themes: the desktop portal; not gtk3 (Qt 6 wheels only; see the module docstring).
+KEEP_PLATFORMTHEMES = frozenset({"xdgdesktopportal"})
 # Input contexts: compose (dead keys) and ibus (input methods); not the virtual keyboard (Quick).
 KEEP_INPUTCONTEXTS = frozenset(
     {"composeplatforminputcontextplugin", "ibusplatforminputcontextplugin"}
@@ -95,6 +106,8 @@ def classify(dest: str, binding: str) -> str | None:
         if plugin_type == "imageformats" and name not in KEEP_IMAGEFORMATS:
             return "plugins"
         if plugin_type == "platforminputcontexts" and name not in KEEP_INPUTCONTEXTS:
+            return "plugins"
+        if plugin_type == "platformthemes" and name not in KEEP_PLATFORMTHEMES:
             return "plugins"
     return None
 
