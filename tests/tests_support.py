@@ -23,13 +23,16 @@ def open_fds() -> int:
 
 
 class Bounded:
-    """What :func:`run_bounded` saw: the process's output, exit code and largest tree."""
+    """What :func:`run_bounded` saw: output, exit code, largest tree, and when it hit the cap."""
 
-    def __init__(self, returncode: int | None, output: str, peak: int, runaway: bool) -> None:
+    def __init__(
+        self, returncode: int | None, output: str, peak: int, runaway_after: float | None
+    ) -> None:
         self.returncode = returncode
         self.output = output
         self.peak = peak
-        self.runaway = runaway
+        self.runaway_after = runaway_after  # seconds from start to the cap, None if never
+        self.runaway = runaway_after is not None
 
 
 def run_bounded(
@@ -39,7 +42,8 @@ def run_bounded(
 
     A watchdog for code that might be a fork bomb (a frozen app whose children start the app
     again): the session is counted every 20 ms, orphans included, and killed (repeatedly, until
-    empty) when it exceeds ``cap`` or outlives ``timeout``, so the machine never fills up.
+    empty) when it exceeds ``cap`` or outlives ``timeout``, so the machine never fills up. The
+    named semaphores and joblib folders that killed processes leave in /dev/shm are removed.
     """
     import signal
     import subprocess
@@ -48,12 +52,14 @@ def run_bounded(
 
     import psutil
 
+    before = shm_entries()
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
+        started = time.monotonic()
         process = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
-        session, peak, runaway = process.pid, 0, False
-        deadline = time.monotonic() + timeout
+        session, peak, runaway_after = process.pid, 0, None
+        pids: set[int] = {process.pid}
         while True:
             try:
                 process.wait(timeout=0.02)
@@ -61,23 +67,28 @@ def run_bounded(
             except subprocess.TimeoutExpired:
                 pass
             members = _session_members(session, psutil)
+            pids.update(member.pid for member in members)  # type: ignore[attr-defined]
             peak = max(peak, len(members))
-            if len(members) > cap or time.monotonic() > deadline:
-                runaway = len(members) > cap
+            if len(members) > cap:
+                runaway_after = time.monotonic() - started
+                break
+            if time.monotonic() - started > timeout:
                 break
         # Whatever is left of the session (the app, or a bomb's remains) dies now.
         for _attempt in range(50):
             members = _session_members(session, psutil)
             if not members:
                 break
+            pids.update(member.pid for member in members)  # type: ignore[attr-defined]
             try:
                 os.killpg(session, signal.SIGKILL)
             except OSError:
                 pass
             psutil.wait_procs(members, timeout=1)
-        code = process.poll()
+        process.wait()
+        _remove_leaked_shm(shm_entries() - before, pids)
         out.seek(0)
-        return Bounded(code, out.read(), peak, runaway)
+        return Bounded(process.returncode, out.read(), peak, runaway_after)
 
 
 def _session_members(session: int, psutil: object) -> list[object]:
@@ -89,3 +100,16 @@ def _session_members(session: int, psutil: object) -> list[object]:
         except (OSError, psutil.Error):  # type: ignore[attr-defined]
             continue
     return members
+
+
+def _remove_leaked_shm(new: set[str], pids: set[int]) -> None:
+    """Remove /dev/shm entries named after a process of the killed tree (loky, joblib)."""
+    import re
+    import shutil
+
+    for name in new:
+        match = re.search(r"(?:loky-|joblib_memmapping_folder_)(\d+)", name)
+        if match and int(match.group(1)) in pids:
+            shutil.rmtree(f"/dev/shm/{name}", ignore_errors=True)
+            if os.path.lexists(f"/dev/shm/{name}"):
+                os.unlink(f"/dev/shm/{name}")
