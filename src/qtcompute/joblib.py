@@ -26,6 +26,8 @@ See ``docs/joblib.md``.
 
 from __future__ import annotations
 
+import functools
+import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -148,7 +150,7 @@ class QtComputeBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[
             self._running.add(future)
         future.add_done_callback(self._forget)
         if callback is not None:
-            future.add_done_callback(callback)
+            future.add_done_callback(functools.partial(_relay().put, callback))
         return future
 
     apply_async = submit  # the name joblib < 1.5 calls
@@ -198,6 +200,48 @@ class QtComputeBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[
     def __reduce__(self) -> Any:
         # Sent to a worker (as an argument of someone's task), it cannot bring the pool along.
         return (SequentialBackend, ())
+
+
+class _Relay:
+    """Runs joblib's completion callbacks on a thread of their own, in completion order.
+
+    joblib's callback dispatches the call's next batch. Run where the pool settles the future
+    (its supervisor thread, when no thread waits in ``result()``), that submission waits for
+    the supervisor's next turn: measured here, 5 ms per 1,000-item batch instead of 0.9 ms
+    when the submission comes from another thread.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Callable[[Any], object], Future[Any]]] = (
+            queue.SimpleQueue()
+        )
+        thread = threading.Thread(target=self._run, name="qtcompute-joblib-relay", daemon=True)
+        thread.start()
+
+    def put(self, callback: Callable[[Any], object], future: Future[Any]) -> None:
+        self._queue.put((callback, future))
+
+    def _run(self) -> None:
+        while True:
+            callback, future = self._queue.get()
+            try:
+                callback(future)
+            except BaseException:  # joblib's callback records its own errors; never die here
+                import logging
+
+                logging.getLogger("qtcompute.joblib").exception("a joblib callback failed")
+            del callback, future
+
+
+_relay_instance: _Relay | None = None
+
+
+def _relay() -> _Relay:
+    global _relay_instance
+    with _default_lock:
+        if _relay_instance is None:
+            _relay_instance = _Relay()
+        return _relay_instance
 
 
 def _call_cloudpickled(payload: bytes) -> Any:
