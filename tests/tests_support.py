@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from typing import Any
 
 
 def shm_entries() -> set[str]:
@@ -38,14 +40,14 @@ class Bounded:
 def run_bounded(
     command: list[str], *, cap: int, timeout: float, env: dict[str, str] | None = None
 ) -> Bounded:
-    """Run ``command`` in a session of its own; kill the whole session above ``cap`` processes.
+    """Run ``command``; kill its whole tree above ``cap`` processes or after ``timeout``.
 
     A watchdog for code that might be a fork bomb (a frozen app whose children start the app
-    again): the session is counted every 20 ms, orphans included, and killed (repeatedly, until
-    empty) when it exceeds ``cap`` or outlives ``timeout``, so the machine never fills up. The
-    named semaphores and joblib folders that killed processes leave in /dev/shm are removed.
+    again). The tree is counted every 20 ms: on POSIX every process of the session the command
+    was started in (orphans included), on Windows the command and its descendants. It is killed
+    (repeatedly, until empty) above ``cap``, so the machine never fills up. The named
+    semaphores and joblib folders that killed processes leave in /dev/shm are removed.
     """
-    import signal
     import subprocess
     import tempfile
     import time
@@ -56,50 +58,81 @@ def run_bounded(
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
         started = time.monotonic()
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=hasattr(os, "getsid"),
         )
-        session, peak, runaway_after = process.pid, 0, None
-        pids: set[int] = {process.pid}
+        tree = _Tree(process.pid, psutil)
+        peak, runaway_after = 0, None
         while True:
             try:
                 process.wait(timeout=0.02)
                 break
             except subprocess.TimeoutExpired:
                 pass
-            members = _session_members(session, psutil)
-            pids.update(member.pid for member in members)  # type: ignore[attr-defined]
-            peak = max(peak, len(members))
-            if len(members) > cap:
+            count = len(tree.members())
+            peak = max(peak, count)
+            if count > cap:
                 runaway_after = time.monotonic() - started
                 break
             if time.monotonic() - started > timeout:
                 break
-        # Whatever is left of the session (the app, or a bomb's remains) dies now.
-        for _attempt in range(50):
-            members = _session_members(session, psutil)
-            if not members:
-                break
-            pids.update(member.pid for member in members)  # type: ignore[attr-defined]
-            try:
-                os.killpg(session, signal.SIGKILL)
-            except OSError:
-                pass
-            psutil.wait_procs(members, timeout=1)
+        tree.kill()  # whatever is left (the app, or a bomb's remains) dies now
         process.wait()
-        _remove_leaked_shm(shm_entries() - before, pids)
+        _remove_leaked_shm(shm_entries() - before, tree.pids)
         out.seek(0)
         return Bounded(process.returncode, out.read(), peak, runaway_after)
 
 
-def _session_members(session: int, psutil: object) -> list[object]:
-    members = []
-    for process in psutil.process_iter():  # type: ignore[attr-defined]
-        try:
-            if os.getsid(process.pid) == session and process.status() != "zombie":
-                members.append(process)
-        except (OSError, psutil.Error):  # type: ignore[attr-defined]
-            continue
-    return members
+class _Tree:
+    def __init__(self, root: int, psutil: Any) -> None:
+        self.root, self.psutil = root, psutil
+        self.pids: set[int] = {root}
+        self.seen: dict[int, Any] = {}
+
+    def members(self) -> list[Any]:
+        psutil, found = self.psutil, {}
+        if hasattr(os, "getsid"):
+            for process in psutil.process_iter():
+                try:
+                    if os.getsid(process.pid) == self.root:
+                        found[process.pid] = process
+                except (OSError, psutil.Error):
+                    continue
+        else:  # Windows: the root and its descendants, and those seen before (orphans)
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(self.root)
+                found[root.pid] = root
+                found.update({child.pid: child for child in root.children(recursive=True)})
+            found.update({pid: p for pid, p in self.seen.items() if _alive(p, psutil)})
+        alive = {pid: p for pid, p in found.items() if _alive(p, psutil)}
+        self.seen.update(alive)
+        self.pids.update(alive)
+        return list(alive.values())
+
+    def kill(self) -> None:
+        import signal
+
+        for _attempt in range(50):
+            members = self.members()
+            if not members:
+                return
+            if hasattr(os, "killpg"):
+                with contextlib.suppress(OSError):
+                    os.killpg(self.root, signal.SIGKILL)
+            for member in members:
+                with contextlib.suppress(self.psutil.Error):
+                    member.kill()
+            self.psutil.wait_procs(members, timeout=1)
+
+
+def _alive(process: Any, psutil: Any) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _remove_leaked_shm(new: set[str], pids: set[int]) -> None:
