@@ -8,6 +8,7 @@ kills the app's session above a few processes, so a regression is a failed test,
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,3 +55,47 @@ def test_frozen_joblib_from_a_slot_computes_and_stays_bounded(joblib_app: Any) -
     assert done.peak <= EXPECTED_PEAK, done.output
     if sys.platform.startswith("linux"):
         assert done.peak >= 3, "loky's workers ran (in this executable)"
+
+
+# --- plain PyInstaller (not `qtcompute build`): the entry point alone does it --------------------
+
+
+@pytest.fixture(scope="session")
+def plain_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The plain joblib script and the issue's bomb, each frozen once with PyInstaller itself."""
+    root = tmp_path_factory.mktemp("plain-pyinstaller")
+    built = {}
+    for script in ("plain_joblib_script.py", "plain_joblib_bomb.py"):
+        name = Path(script).stem
+        command = [
+            sys.executable, "-m", "PyInstaller", str(APPS / script), "--onedir", "-y",
+            "--log-level", "WARN", "--distpath", str(root / "dist"),
+            "--workpath", str(root / "work"), "--specpath", str(root),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        exe = root / "dist" / name / (name + (".exe" if sys.platform == "win32" else ""))
+        built[name] = exe
+    return built
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("QTCOMPUTE_")}
+
+
+@pytest.mark.timeout(600)
+def test_plain_pyinstaller_joblib_script_with_run_stays_bounded(plain_builds: Any) -> None:
+    done = run_bounded([str(plain_builds["plain_joblib_script"])], cap=CAP, timeout=120, env=_env())
+    assert not done.runaway, done.output
+    assert done.returncode == 0, done.output
+    assert f"total {sum(i * i for i in range(100))}" in done.output
+    assert "APP RAN AGAIN" not in done.output
+    assert done.peak <= 5, done.output  # the app, 2 loky workers, loky's and mp's trackers
+
+
+@pytest.mark.timeout(600)
+def test_plain_pyinstaller_bomb_without_run_is_a_fork_bomb(plain_builds: Any) -> None:
+    """The control, under a strict watchdog: freeze_support() alone does not stop loky's bomb."""
+    done = run_bounded([str(plain_builds["plain_joblib_bomb"])], cap=20, timeout=120, env=_env())
+    assert done.runaway, f"expected a runaway, the tree peaked at {done.peak}: {done.output}"
+    assert str(sum(i * i for i in range(100))) not in done.output
