@@ -48,3 +48,16 @@ def report_then_square(i: int) -> int:
 
     report_progress(i)
     return i * i
+
+
+def inner_qtcompute_parallel(_i: int) -> tuple[int, list[int], int]:
+    """The "qtcompute" back end asked for explicitly inside a task: no pool of pools."""
+    import multiprocessing
+
+    from joblib import Parallel, delayed, parallel_config
+
+    import qtcompute.joblib  # noqa: F401
+
+    with parallel_config(backend="qtcompute"):
+        pids = Parallel(n_jobs=2)(delayed(pid_of)(j) for j in range(4))
+    return os.getpid(), sorted(set(pids)), len(multiprocessing.active_children())

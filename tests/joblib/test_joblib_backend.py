@@ -109,6 +109,16 @@ def test_a_nested_parallel_call_runs_sequentially_inside_the_worker(pool: Pool) 
         assert backend == "SequentialBackend"
 
 
+def test_the_backend_asked_for_inside_a_task_runs_there(pool: Pool) -> None:
+    with parallel_config(backend="qtcompute", pool=pool):
+        results = Parallel(n_jobs=2, batch_size=1)(
+            delayed(tasks.inner_qtcompute_parallel)(i) for i in range(2)
+        )
+    for worker_pid, inner_pids, children in results:
+        assert inner_pids == [worker_pid]
+        assert children == 0, "no pool was started inside the worker"
+
+
 def test_n_jobs(pool: Pool) -> None:
     backend = qj.QtComputeBackend(pool=pool)
     assert backend.effective_n_jobs(-1) == WORKERS
