@@ -57,6 +57,30 @@ def test_frozen_joblib_from_a_slot_computes_and_stays_bounded(joblib_app: Any) -
         assert done.peak >= 3, "loky's workers ran (in this executable)"
 
 
+# --- scikit-learn: cross_val_score(..., n_jobs=2) from a slot ---------------------------------
+
+# numpy's OpenBLAS (a patchelf'ed wheel library) does not load once GNU strip has rewritten it
+# ("ELF load command address/offset not page-aligned"); until the build skips such copies,
+# this app is built unstripped and untrimmed.
+SKLEARN_FLAGS = ("-D", "--no-strip", "--no-trim")
+
+
+@pytest.mark.timeout(900)
+def test_frozen_scikit_learn_with_n_jobs_computes_and_stays_bounded(builder: Any) -> None:
+    pytest.importorskip("sklearn")
+    built = builder.build(APPS / "sklearn_slot_app.py", *SKLEARN_FLAGS)
+    assert built.returncode == 0, built.output
+    assert built.report["verdict"] == "verified"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QTCOMPUTE_")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    done = run_bounded([str(built.executable)], cap=CAP, timeout=240, env=env)
+    assert not done.runaway, done.output
+    assert done.returncode == 0, done.output
+    assert "folds 4 mean accuracy" in done.output
+    assert "APP RAN AGAIN" not in done.output
+    assert done.peak <= 5, done.output  # the app, loky's 2 workers and tracker, mp's tracker
+
+
 # --- plain PyInstaller (not `qtcompute build`): the entry point alone does it --------------------
 
 
