@@ -26,8 +26,6 @@ See ``docs/joblib.md``.
 
 from __future__ import annotations
 
-import functools
-import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -150,7 +148,7 @@ class QtComputeBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[
             self._running.add(future)
         future.add_done_callback(self._forget)
         if callback is not None:
-            future.add_done_callback(functools.partial(_relay().put, callback))
+            _relay().watch(future, callback)
         return future
 
     apply_async = submit  # the name joblib < 1.5 calls
@@ -203,34 +201,69 @@ class QtComputeBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[
 
 
 class _Relay:
-    """Runs joblib's completion callbacks on a thread of their own, in completion order.
+    """Runs joblib's completion callbacks on a thread of its own, waiting on results itself.
 
-    joblib's callback dispatches the call's next batch. Run where the pool settles the future
-    (its supervisor thread, when no thread waits in ``result()``), that submission waits for
-    the supervisor's next turn: measured here, 5 ms per 1,000-item batch instead of 0.9 ms
-    when the submission comes from another thread.
+    joblib's callback dispatches the call's next batch. Run where the pool settles a future
+    nobody waits on (its supervisor thread), that submission waits for the supervisor's next
+    turn: measured here, 5 ms per 1,000-item batch. So this thread runs the callbacks, and
+    while none is ready it waits in ``exception()`` on the oldest batch: a waiting thread
+    reads its reply itself, without waking the supervisor (0.1 ms a round trip here, against
+    0.7 ms when the supervisor settles the future and hands it over). A batch still running
+    after ``PATIENCE`` is a straggler: the thread then sleeps until any batch completes, so
+    later batches' callbacks never wait for it.
     """
 
+    PATIENCE = 0.05
+
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Callable[[Any], object], Future[Any]]] = (
-            queue.SimpleQueue()
-        )
+        self._waiting: list[tuple[Future[Any], Callable[[Any], object]]] = []  # submit order
+        self._changed = threading.Condition()
         thread = threading.Thread(target=self._run, name="qtcompute-joblib-relay", daemon=True)
         thread.start()
 
-    def put(self, callback: Callable[[Any], object], future: Future[Any]) -> None:
-        self._queue.put((callback, future))
+    def watch(self, future: Future[Any], callback: Callable[[Any], object]) -> None:
+        """Call ``callback(future)`` on the relay thread once ``future`` is done."""
+        with self._changed:
+            self._waiting.append((future, callback))
+            self._changed.notify()
+        future.add_done_callback(self._done)
+
+    def _done(self, _future: Future[Any]) -> None:
+        with self._changed:
+            self._changed.notify()
 
     def _run(self) -> None:
+        straggler: Future[Any] | None = None
         while True:
-            callback, future = self._queue.get()
+            with self._changed:
+                while not self._waiting or (
+                    straggler is not None and not any(f.done() for f, _ in self._waiting)
+                ):
+                    self._changed.wait()
+                ready = next((item for item in self._waiting if item[0].done()), None)
+                if ready is not None:
+                    self._waiting.remove(ready)
+                oldest = self._waiting[0][0] if ready is None else None
+            if ready is not None:
+                if ready[0] is straggler:
+                    straggler = None
+                self._call(*ready)
+                continue
             try:
-                callback(future)
-            except BaseException:  # joblib's callback records its own errors; never die here
-                import logging
+                oldest.exception(timeout=self.PATIENCE)  # type: ignore[union-attr]
+            except BaseException:  # cancelled, or timed out: either way, look again
+                pass
+            if not oldest.done():  # type: ignore[union-attr]
+                straggler = oldest
 
-                logging.getLogger("qtcompute.joblib").exception("a joblib callback failed")
-            del callback, future
+    @staticmethod
+    def _call(future: Future[Any], callback: Callable[[Any], object]) -> None:
+        try:
+            callback(future)
+        except BaseException:  # joblib's callback records its own errors; never die here
+            import logging
+
+            logging.getLogger("qtcompute.joblib").exception("a joblib callback failed")
 
 
 _relay_instance: _Relay | None = None

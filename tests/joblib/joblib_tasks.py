@@ -61,3 +61,9 @@ def inner_qtcompute_parallel(_i: int) -> tuple[int, list[int], int]:
     with parallel_config(backend="qtcompute"):
         pids = Parallel(n_jobs=2)(delayed(pid_of)(j) for j in range(4))
     return os.getpid(), sorted(set(pids)), len(multiprocessing.active_children())
+
+
+def wait_for_fifo(path: str) -> int:
+    """A straggler: blocks until the test opens the FIFO for writing (no sleep, no timer)."""
+    with open(path, encoding="utf-8") as fifo:
+        return int(fifo.read() or 0)

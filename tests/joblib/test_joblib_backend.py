@@ -74,6 +74,22 @@ def test_return_as_generator(pool: Pool, return_as: str) -> None:
         assert sorted([first, *rest]) == [i * i for i in range(200)]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="a POSIX FIFO holds the straggler")
+@pytest.mark.timeout(60)
+def test_a_straggler_does_not_hold_back_the_other_batches(pool: Pool, tmp_path) -> None:
+    """One batch blocks until the caller has every other result: the others must still flow."""
+    fifo = str(tmp_path / "release")
+    os.mkfifo(fifo)
+    calls = [delayed(tasks.wait_for_fifo)(fifo)] + [delayed(tasks.square)(i) for i in range(40)]
+    with parallel_config(backend="qtcompute", pool=pool):
+        results = Parallel(n_jobs=2, batch_size=1, return_as="generator_unordered")(calls)
+        seen = [next(results) for _ in range(40)]  # everything but the straggler
+        assert sorted(seen) == [i * i for i in range(40)]
+        with open(fifo, "w", encoding="utf-8") as release:
+            release.write("-1")
+        assert list(results) == [-1]
+
+
 def test_an_error_in_one_item_raises_with_the_workers_traceback(pool: Pool) -> None:
     with parallel_config(backend="qtcompute", pool=pool):
         with pytest.raises(ValueError, match="item 13 is bad") as caught:
