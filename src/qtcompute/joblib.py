@@ -26,6 +26,7 @@ See ``docs/joblib.md``.
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -216,7 +217,9 @@ class _Relay:
     PATIENCE = 0.05
 
     def __init__(self) -> None:
-        self._waiting: list[tuple[Future[Any], Callable[[Any], object]]] = []  # submit order
+        self._callbacks: dict[Future[Any], Callable[[Any], object]] = {}
+        self._order: collections.deque[Future[Any]] = collections.deque()  # submission order
+        self._ready: collections.deque[Future[Any]] = collections.deque()  # completion order
         self._changed = threading.Condition()
         thread = threading.Thread(target=self._run, name="qtcompute-joblib-relay", daemon=True)
         thread.start()
@@ -224,30 +227,24 @@ class _Relay:
     def watch(self, future: Future[Any], callback: Callable[[Any], object]) -> None:
         """Call ``callback(future)`` on the relay thread once ``future`` is done."""
         with self._changed:
-            self._waiting.append((future, callback))
+            self._callbacks[future] = callback
+            self._order.append(future)
             self._changed.notify()
         future.add_done_callback(self._done)
 
-    def _done(self, _future: Future[Any]) -> None:
+    def _done(self, future: Future[Any]) -> None:
         with self._changed:
+            self._ready.append(future)
             self._changed.notify()
 
     def _run(self) -> None:
         straggler: Future[Any] | None = None
         while True:
-            with self._changed:
-                while not self._waiting or (
-                    straggler is not None and not any(f.done() for f, _ in self._waiting)
-                ):
-                    self._changed.wait()
-                ready = next((item for item in self._waiting if item[0].done()), None)
-                if ready is not None:
-                    self._waiting.remove(ready)
-                oldest = self._waiting[0][0] if ready is None else None
+            ready, callback, oldest = self._next(straggler)
             if ready is not None:
-                if ready[0] is straggler:
+                if ready is straggler:
                     straggler = None
-                self._call(*ready)
+                self._call(ready, callback)  # type: ignore[arg-type]
                 continue
             try:
                 oldest.exception(timeout=self.PATIENCE)  # type: ignore[union-attr]
@@ -255,6 +252,19 @@ class _Relay:
                 pass
             if not oldest.done():  # type: ignore[union-attr]
                 straggler = oldest
+
+    def _next(self, straggler: Future[Any] | None) -> tuple[Any, Any, Any]:
+        """``(future, callback, None)`` ready to call, or ``(None, None, oldest)`` to wait on."""
+        with self._changed:
+            while True:
+                if self._ready:
+                    future = self._ready.popleft()
+                    return future, self._callbacks.pop(future), None
+                while self._order and self._order[0] not in self._callbacks:
+                    self._order.popleft()  # called already
+                if self._order and straggler is None:
+                    return None, None, self._order[0]
+                self._changed.wait()
 
     @staticmethod
     def _call(future: Future[Any], callback: Callable[[Any], object]) -> None:
