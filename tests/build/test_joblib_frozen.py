@@ -23,9 +23,17 @@ pytestmark = [pytest.mark.build, pytest.mark.slow]
 
 APPS = Path(__file__).resolve().parents[1] / "joblib" / "apps"
 TOTAL = sum(i * i for i in range(1000))
-# The app, loky's 2 workers and resource tracker, multiprocessing's tracker, 2 pool workers.
-EXPECTED_PEAK = 7
 CAP = 16
+
+
+def _bound(processes: int) -> int:
+    """The largest tree allowed: on Linux each frozen process is one process; elsewhere allow a
+    bootloader process beside each (PyInstaller's onefile, and its macOS launcher)."""
+    return processes if sys.platform.startswith("linux") else 2 * processes
+
+
+# The app, loky's 2 workers and resource tracker, multiprocessing's tracker, 2 pool workers.
+EXPECTED_PEAK = _bound(7)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +86,7 @@ def test_frozen_scikit_learn_with_n_jobs_computes_and_stays_bounded(builder: Any
     assert done.returncode == 0, done.output
     assert "folds 4 mean accuracy" in done.output
     assert "APP RAN AGAIN" not in done.output
-    assert done.peak <= 5, done.output  # the app, loky's 2 workers and tracker, mp's tracker
+    assert done.peak <= _bound(5), done.output  # the app, loky's 2 workers and tracker, mp's
 
 
 # --- plain PyInstaller (not `qtcompute build`): the entry point alone does it --------------------
@@ -114,9 +122,13 @@ def test_plain_pyinstaller_joblib_script_with_run_stays_bounded(plain_builds: An
     assert done.returncode == 0, done.output
     assert f"total {sum(i * i for i in range(100))}" in done.output
     assert "APP RAN AGAIN" not in done.output
-    assert done.peak <= 5, done.output  # the app, 2 loky workers, loky's and mp's trackers
+    assert done.peak <= _bound(5), done.output  # the app, 2 loky workers, loky's and mp's trackers
 
 
+@pytest.mark.skipif(
+    sys.platform == "win32",
+    reason="on Windows an unfixed loky worker dies in freeze_support()'s arg.split (loky #236)",
+)
 @pytest.mark.timeout(600)
 def test_plain_pyinstaller_bomb_without_run_is_a_fork_bomb(plain_builds: Any) -> None:
     """The control, under a strict watchdog: freeze_support() alone does not stop loky's bomb."""
