@@ -67,6 +67,19 @@ def divert_late(where: str) -> None:
     role = role_of(sys.argv)
     if role is Role.APP:
         return
+    if role is Role.LOKY_WORKER:
+        from qtcompute.freeze._loky import loky_worker_job  # _loky imports this module
+
+        job = loky_worker_job(sys.argv)
+        logger.warning(
+            "frozen loky (joblib) worker process %d reached %s: the app does not start with "
+            "qtcompute.run(), so this worker ran the app's start-up code again before being "
+            "diverted (multiprocessing.freeze_support() does not know loky's workers). "
+            "Fix: start the app with qtcompute.run(main).",
+            os.getpid(),
+            where,
+        )
+        _run_and_exit(*job)
     if role is Role.WORKER:
         kwargs = validate_worker_argv(sys.argv)
         logger.warning(

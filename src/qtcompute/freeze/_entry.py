@@ -13,6 +13,7 @@ from qtcompute.freeze._argv import Role, role_of
 from qtcompute.freeze._divert import divert_late, is_frozen, logger, validate_worker_argv
 from qtcompute.freeze._errors import FreezeError, RunawaySpawnError
 from qtcompute.freeze._guard import check_not_runaway, mark_pool_owner
+from qtcompute.freeze._loky import divert_loky_child
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,12 +26,17 @@ def freeze_support() -> None:
     ``get_context(...).freeze_support`` is the unpatched original). In a frozen child it never
     returns; anywhere else it does nothing.
 
+    Frozen, a child started by loky (joblib's back end) is diverted first: it becomes the
+    loky worker or resource tracker it was started as (see ``_loky``).
+
     Raises:
         MalformedWorkerArgumentsError: a frozen process was given ``--multiprocessing-fork``
-            with arguments multiprocessing did not write.
+            (or loky's worker arguments) with arguments multiprocessing (or loky) did not write.
     """
-    if is_frozen() and role_of(sys.argv) is Role.WORKER:
-        validate_worker_argv(sys.argv)
+    if is_frozen():
+        divert_loky_child()  # loky's children, which multiprocessing's freeze_support misses
+        if role_of(sys.argv) is Role.WORKER:
+            validate_worker_argv(sys.argv)
     multiprocessing.freeze_support()
     # Helpers of freezers without PyInstaller's patch, and workers they did not divert.
     divert_late("qtcompute.run()")
