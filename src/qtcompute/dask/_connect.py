@@ -8,6 +8,7 @@ import cloudpickle
 import distributed
 
 from qtcompute.dask._errors import SchedulerUnreachableError
+from qtcompute.dask._remote import Scattered
 from qtcompute.engine.errors import NotPicklableError
 
 _FIX = (
@@ -41,26 +42,44 @@ def client_for(cluster: Any, timeout: float, security: Any) -> tuple[distributed
     )
 
 
-def check_picklable(call: Any) -> None:
-    """Raise :class:`NotPicklableError` naming the culprit if ``call`` cannot go to a worker.
+def pack(
+    client: distributed.Client, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[bytes, list[Any]]:
+    """Pickle a task for :class:`~qtcompute.dask._remote.Call`; scatter its large buffers.
 
-    Pickled here, in the caller, so the error comes from ``submit`` (Dask would log it and
-    raise a message about its graph). Large buffers are not copied: protocol 5 hands them out.
+    Pickled here, in the caller, so that a bad argument raises :class:`NotPicklableError`
+    naming the culprit from ``submit`` (Dask would log it and blame its graph). Arguments of
+    1 MiB and more (NumPy arrays, bytes) go to the cluster with ``Client.scatter`` instead: Dask's
+    serialisation, without a copy into the pickle, straight to a worker when the client may
+    reach workers (otherwise through the scheduler). Returns the pickle and their futures.
     """
+    large: list[Any] = []
+
+    def set_aside(value: Any) -> Any:
+        if not _is_large_buffer(value):
+            return value
+        large.append(value)
+        return Scattered(len(large) - 1)
+
+    packed_args = tuple(map(set_aside, args))
+    packed_kwargs = {name: set_aside(value) for name, value in kwargs.items()}
     try:
-        cloudpickle.dumps(call, protocol=5, buffer_callback=_skip)
+        blob = cloudpickle.dumps((fn, packed_args, packed_kwargs), protocol=5)
     except Exception as exc:
-        raise NotPicklableError(_describe_culprit(call, exc)) from exc
+        raise NotPicklableError(_describe_culprit(fn, args, kwargs, exc)) from exc
+    return blob, (client.scatter(large, hash=False) if large else [])
 
 
 def _skip(_buffer: Any) -> bool:
     return False  # out of band: the check never copies an array
 
 
-def _describe_culprit(call: Any, exc: Exception) -> str:
-    candidates: list[tuple[str, Any]] = [("the task function", call.fn)]
-    candidates += [(f"argument {i + 1}", value) for i, value in enumerate(call.args)]
-    candidates += [(f"keyword argument {name!r}", value) for name, value in call.kwargs.items()]
+def _describe_culprit(
+    fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception
+) -> str:
+    candidates: list[tuple[str, Any]] = [("the task function", fn)]
+    candidates += [(f"argument {i + 1}", value) for i, value in enumerate(args)]
+    candidates += [(f"keyword argument {name!r}", value) for name, value in kwargs.items()]
     for label, value in candidates:
         try:
             cloudpickle.dumps(value, protocol=5, buffer_callback=_skip)
@@ -78,3 +97,15 @@ def _short_repr(value: Any, limit: int = 60) -> str:
     except Exception:
         text = f"<{type(value).__name__} object>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+SCATTER_NBYTES = 1 << 20  # as the engine's shared-memory threshold
+
+
+def _is_large_buffer(value: Any) -> bool:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value) >= SCATTER_NBYTES
+    nbytes = getattr(value, "nbytes", None)
+    return (
+        type(value).__module__ == "numpy" and isinstance(nbytes, int) and nbytes >= SCATTER_NBYTES
+    )

@@ -143,7 +143,7 @@ class DaskPool(Executor):
             for key in list(options)
             if key.startswith("cluster_")
         }
-        cluster_options.setdefault("dashboard_address", None)
+        cluster_options.setdefault("dashboard_address", ":0")  # any free port: never a clash
         cluster = distributed.LocalCluster(
             n_workers=workers,
             threads_per_worker=threads_per_worker,
@@ -187,8 +187,6 @@ class DaskPool(Executor):
             raise TypeError(f"the task must be callable, not {type(fn).__name__}")
         self._check_open()
         key = f"{_name_of(fn)}-{uuid.uuid4().hex}"
-        call = Call(fn, tuple(args), dict(kwargs or {}), self._topic, key)
-        _connect.check_picklable(call)
         future: DaskFuture[T] = DaskFuture(key, self)
         if on_progress is not None:
             future.add_progress_callback(on_progress)
@@ -197,7 +195,9 @@ class DaskPool(Executor):
             self._check_open()
             self._tasks[key] = task
         try:
-            task.dask_future = self._client.submit(run_call, call, key=key, pure=False)
+            blob, buffers = _connect.pack(self._client, fn, tuple(args), dict(kwargs or {}))
+            call = Call(blob, self._topic, key)
+            task.dask_future = self._client.submit(run_call, call, buffers, key=key, pure=False)
         except BaseException:
             with self._lock:
                 self._tasks.pop(key, None)

@@ -28,6 +28,7 @@ import threading
 from types import GeneratorType
 from typing import Any
 
+import cloudpickle
 from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
@@ -39,21 +40,43 @@ PROGRESS = "progress"
 
 
 class Call:
-    """One task as Dask carries it: opaque to Dask's graph (it never looks inside ``args``)."""
+    """One task as the scheduler sees it: bytes, and where its events go.
 
-    __slots__ = ("args", "fn", "key", "kwargs", "topic")
+    The function and its arguments are pickled by the client (cloudpickle) into ``blob`` and
+    unpickled only here, on the worker: the scheduler unpickles task graphs, and would
+    otherwise need the app's own modules. Large buffers travel beside it, scattered to the
+    cluster by Dask (``Scattered`` marks their places)."""
 
-    def __init__(
-        self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], topic: str, key: str
-    ) -> None:
-        self.fn = fn
-        self.args = args
-        self.kwargs = kwargs
+    __slots__ = ("blob", "key", "topic")
+
+    def __init__(self, blob: bytes, topic: str, key: str) -> None:
+        self.blob = blob
         self.topic = topic
         self.key = key
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Call, (self.fn, self.args, self.kwargs, self.topic, self.key))
+        return (Call, (self.blob, self.topic, self.key))
+
+
+class Scattered:
+    """Stands in the pickled arguments for the ``index``-th buffer scattered to the cluster."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Scattered, (self.index,))
+
+
+def _unpack(call: Call, buffers: list[Any]) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    fn, args, kwargs = cloudpickle.loads(call.blob)
+
+    def put_back(value: Any) -> Any:
+        return buffers[value.index] if type(value) is Scattered else value
+
+    return fn, tuple(map(put_back, args)), {k: put_back(v) for k, v in kwargs.items()}
 
 
 class TaskFailed(Exception):
@@ -127,7 +150,7 @@ def _install_router() -> None:
         engine_worker._reporter = _router  # type: ignore[assignment]
 
 
-def run_call(call: Call) -> Any:
+def run_call(call: Call, buffers: list[Any]) -> Any:
     """Run one task on this Dask worker; raise :class:`TaskFailed` if it raised."""
     worker = get_worker()
     _install_router()
@@ -139,7 +162,8 @@ def run_call(call: Call) -> Any:
             with _lock:
                 _threads[call.key] = threading.get_ident()
                 _sinks[call.key] = sink
-            value = call.fn(*call.args, **call.kwargs)
+            fn, args, kwargs = _unpack(call, buffers)  # a module missing here fails the task
+            value = fn(*args, **kwargs)
             if type(value) is GeneratorType:
                 value = _drain(value)
         finally:
