@@ -19,20 +19,27 @@ Data flow::
       cancel the Dask future                                              in the task's thread
     watchdog thread: the scheduler answers? else pending futures fail (SchedulerLostError)
 
-Everything here imports ``distributed`` on first use, with an install hint if it is missing.
+Everything here imports ``distributed`` on first use, with an install hint if it is missing;
+``qtcompute.dask.client`` imports it at once (for apps frozen as cluster clients).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from qtcompute.dask._errors import SchedulerLostError, SchedulerUnreachableError
-    from qtcompute.dask._future import DaskFuture
-    from qtcompute.dask._pool import DaskPool
+# No TYPE_CHECKING imports here (the names are typed in __init__.pyi): PyInstaller follows
+# those too, and every app that only parses --cluster would carry Dask in its frozen build.
+# A frozen client imports DaskPool from qtcompute.dask.client instead (see docs/dask.md).
+from qtcompute.dask._argv import pool_from_argv  # needs no Dask until an option asks for it
 
-__all__ = ["DaskFuture", "DaskPool", "SchedulerLostError", "SchedulerUnreachableError"]
+__all__ = [
+    "DaskFuture",
+    "DaskPool",
+    "SchedulerLostError",
+    "SchedulerUnreachableError",
+    "pool_from_argv",
+]
 
 _INSTALL_HINT = 'pip install "qtcompute[dask]"'
 

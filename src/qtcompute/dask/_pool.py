@@ -34,6 +34,7 @@ from qtcompute.dask._remote import (  # noqa: E402
 from qtcompute.engine._messages import Failure  # noqa: E402
 from qtcompute.engine._pickling import unpack_exception  # noqa: E402
 from qtcompute.engine._pool import _results_in_order, _run_chunk  # noqa: E402
+from qtcompute.engine._records import PoolStats  # noqa: E402
 from qtcompute.engine.errors import PoolShutdownError, TaskTimeoutError  # noqa: E402
 
 log = logging.getLogger("qtcompute.dask")
@@ -283,9 +284,16 @@ class DaskPool(Executor):
         """Process ids of the cluster's workers (each answers; on other machines too)."""
         return sorted(self._client.run(os.getpid).values())
 
-    def pending(self) -> int:
-        """Tasks submitted through this pool whose future is not settled yet."""
-        return len(self._tasks)
+    def stats(self) -> PoolStats:
+        """A snapshot in ``Pool.stats()``'s shape: ``workers`` and ``alive`` count the worker
+        threads of the cluster (tasks it runs at once), ``busy`` and ``pending`` this pool's
+        running and waiting tasks. Crashes and restarts are the cluster's business (its
+        dashboard shows them): always 0 here."""
+        threads = self.workers
+        with self._lock:
+            futures = [task.future for task in self._tasks.values()]
+        busy = sum(1 for future in futures if future.running())
+        return PoolStats(threads, threads, busy, len(futures) - busy, 0, 0)
 
     def __repr__(self) -> str:
         state = "shut down" if self._closed else "open"
