@@ -327,7 +327,7 @@ class DaskPool(Executor):
         value: Any = None
         error: BaseException | None = None
         try:
-            value = await self._client.gather(task.dask_future, asynchronous=True)
+            value = (await self._client.gather(task.dask_future, asynchronous=True)).value
         except TaskFailed as failed:
             error = unpack_exception(Failure(*failed.failure))
         except distributed.KilledWorker as killed:

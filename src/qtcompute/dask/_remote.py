@@ -29,6 +29,7 @@ from types import GeneratorType
 from typing import Any
 
 import cloudpickle
+from dask.sizeof import sizeof
 from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
@@ -77,6 +78,23 @@ def _unpack(call: Call, buffers: list[Any]) -> tuple[Any, tuple[Any, ...], dict[
         return buffers[value.index] if type(value) is Scattered else value
 
     return fn, tuple(map(put_back, args)), {k: put_back(v) for k, v in kwargs.items()}
+
+
+class Result:
+    """A task's return value, as one object for Dask to pickle (protocol 5: arrays inside still
+    travel as out-of-band frames, without a copy). Dask serialises a bare list, tuple or dict
+    item by item: a ``map`` chunk of 20,000 numbers took 1.5 s instead of 20 ms."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Result, (self.value,))
+
+    def __sizeof__(self) -> int:  # what the worker counts against its memory limit
+        return int(sizeof(self.value))
 
 
 class TaskFailed(Exception):
@@ -151,7 +169,7 @@ def _install_router() -> None:
 
 
 def run_call(call: Call, buffers: list[Any]) -> Any:
-    """Run one task on this Dask worker; raise :class:`TaskFailed` if it raised."""
+    """Run one task on this Dask worker: its :class:`Result`, or :class:`TaskFailed`."""
     worker = get_worker()
     _install_router()
     sink = _Sink(worker, call.topic, call.key)
@@ -172,12 +190,12 @@ def run_call(call: Call, buffers: list[Any]) -> Any:
                 _sinks.pop(call.key, None)
             _deliver_pending_stop()
     except Stopped:
-        return None  # the client settled the task already; nobody reads this
+        return Result(None)  # the client settled the task already; nobody reads this
     except BaseException as exc:  # the caller decides what an exception means, as in the engine
         raise TaskFailed(tuple(pack_exception(exc))) from None
     finally:
         _router.local.sink = None
-    return value
+    return Result(value)
 
 
 def _drain(generator: Any) -> Any:
