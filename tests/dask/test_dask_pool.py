@@ -224,3 +224,22 @@ def _wait_for(condition, what: str, timeout: float = 60) -> None:
     while not condition():  # set from the client's thread: a list filled by a callback
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         event.wait(0.01)
+
+
+def test_a_tls_cluster_takes_clients_with_a_certificate_only():
+    from distributed.security import Security
+
+    pytest.importorskip("cryptography")
+    security = Security.temporary()  # a throw-away CA; every member holds a certificate of it
+    pool = DaskPool.local(1, cluster_security=security, cluster_protocol="tls://")
+    try:
+        assert pool.address.startswith("tls://")
+        assert pool.submit(tasks.add, 2, 3).result(timeout=60) == 5
+        with pytest.raises(SchedulerUnreachableError, match="TLS"):
+            DaskPool(pool.address, connect_timeout=2)  # no certificate at all
+        with pytest.raises(SchedulerUnreachableError):
+            DaskPool(pool.address, security=Security.temporary(), connect_timeout=2)  # other CA
+        with DaskPool(pool.address, security=security) as authenticated:
+            assert authenticated.submit(tasks.square, 9).result(timeout=60) == 81
+    finally:
+        pool.shutdown()

@@ -32,6 +32,10 @@ def client_for(cluster: Any, timeout: float, security: Any) -> tuple[distributed
             )
         except (OSError, TimeoutError) as exc:
             raise SchedulerUnreachableError(cluster, timeout, exc) from exc
+        except TypeError as exc:  # a tls:// address and no certificates: "TLS expects..."
+            if "TLS" not in str(exc):
+                raise
+            raise SchedulerUnreachableError(cluster, timeout, exc) from exc
         return client, True
     if hasattr(cluster, "scheduler_address"):  # distributed.deploy.Cluster: LocalCluster...
         client = distributed.Client(cluster, timeout=timeout, set_as_default=False)
