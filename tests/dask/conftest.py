@@ -1,5 +1,7 @@
-"""Dask fixtures: one real ``LocalCluster`` of two worker processes for the session (the
+"""Dask fixtures: one real ``LocalCluster`` of two worker processes per test module (the
 machine is small and shared), a ``DaskPool`` per test, and executors for the shared contract.
+The cluster is closed when its module ends, so that no Dask process outlives tests/dask (the
+engine's tests assert that the test process has no children left).
 
 The cluster lets a task's workers die once (``allowed_failures=1``): the first death is retried,
 the second is Dask's ``KilledWorker``, so both outcomes are reachable with two real kills.
@@ -25,7 +27,7 @@ if str(HERE) not in sys.path:  # workers import dask_tasks by name and inherit s
     sys.path.insert(0, str(HERE))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not the session: tests/engine counts our child processes
 def cluster() -> Iterator[distributed.LocalCluster]:
     cluster = distributed.LocalCluster(
         n_workers=2,
