@@ -17,7 +17,8 @@ Data flow::
                                        message; results come from the worker)
     stop() / timeout: settle now, ---> cancel(force) --> scheduler ------> stop plugin: raises
       cancel the Dask future                                              in the task's thread
-    watchdog thread: the scheduler answers? else pending futures fail (SchedulerLostError)
+    watchdog thread (_watchdog): the scheduler answers? else pending futures fail
+      (SchedulerLostError)
 
 Everything here imports ``distributed`` on first use, with an install hint if it is missing;
 ``qtcompute.dask.client`` imports it at once (for apps frozen as cluster clients).

@@ -32,10 +32,11 @@ from qtcompute.dask._remote import (  # noqa: E402
     TaskFailed,
     run_call,
 )
+from qtcompute.dask._watchdog import SchedulerWatchdog  # noqa: E402
+from qtcompute.engine import PoolStats  # noqa: E402
 from qtcompute.engine._messages import Failure  # noqa: E402
 from qtcompute.engine._pickling import unpack_exception  # noqa: E402
 from qtcompute.engine._pool import _results_in_order, _run_chunk  # noqa: E402
-from qtcompute.engine._records import PoolStats  # noqa: E402
 from qtcompute.engine.errors import PoolShutdownError, TaskTimeoutError  # noqa: E402
 
 log = logging.getLogger("qtcompute.dask")
@@ -111,25 +112,25 @@ class DaskPool(Executor):
         self._owned_cluster: Any = None
         self._address: str = self._client.scheduler.address
         self._task_timeout = task_timeout
-        self._scheduler_timeout = scheduler_timeout
-        self._heartbeat = heartbeat
         self._key_prefix = uuid.uuid4().hex  # keys unique across every client of the cluster
         self._key_numbers = itertools.count()
         self._topic = f"qtcompute-{self._key_prefix}"
         self._lock = threading.Lock()
         self._tasks: dict[str, _Task] = {}
         self._closed = False
-        self._closed_event = threading.Event()
         try:
             self._client.register_plugin(StopPlugin(), name=StopPlugin.name)
             self._client.subscribe_topic(self._topic, self._on_event)
         except BaseException:
             self._close_client()
             raise
-        self._watchdog = threading.Thread(
-            target=self._watch_scheduler, name="qtcompute-dask-watchdog", daemon=True
+        self._watchdog = SchedulerWatchdog(
+            self._client,
+            heartbeat=heartbeat,
+            timeout=scheduler_timeout,
+            busy=lambda: bool(self._tasks),
+            on_silence=self._scheduler_silent,
         )
-        self._watchdog.start()
 
     @classmethod
     def local(cls, workers: int = 2, *, threads_per_worker: int = 1, **options: Any) -> DaskPool:
@@ -413,44 +414,10 @@ class DaskPool(Executor):
             if task.future._settle(None, error_for()):
                 self._forget(task.future)
 
-    # --- the watchdog thread: is the scheduler still there? ----------------------------------
-
-    def _watch_scheduler(self) -> None:
-        silent_since: float | None = None
-        while not self._closed_event.wait(self._heartbeat):
-            if not self._tasks:
-                silent_since = None
-                continue
-            if self._scheduler_answers():
-                silent_since = None
-                continue
-            now = time.monotonic()
-            silent_since = silent_since or now
-            if now - silent_since >= self._scheduler_timeout:
-                silent = now - silent_since
-                self._fail_all(
-                    lambda silent=silent: SchedulerLostError(
-                        self._address, f"it did not answer for {silent:.0f} s"
-                    )
-                )
-
-    def _scheduler_answers(self) -> bool:
-        if self._client.status != "running":
-            return False
-        answer: cf.Future[Any] = cf.Future()
-
-        async def identity() -> None:
-            try:
-                answer.set_result(await self._client.scheduler.identity())
-            except BaseException as exc:
-                answer.set_exception(exc)
-
-        try:
-            self._client.loop.add_callback(identity)
-            answer.result(timeout=self._heartbeat)
-        except Exception:
-            return False
-        return True
+    def _scheduler_silent(self, seconds: float) -> None:
+        self._fail_all(
+            lambda: SchedulerLostError(self._address, f"it did not answer for {seconds:.0f} s")
+        )
 
     # --- closing ------------------------------------------------------------------------------
 
@@ -462,9 +429,7 @@ class DaskPool(Executor):
 
     def _disconnect(self, futures: list[DaskFuture[Any]]) -> None:
         cf.wait(futures)
-        self._closed_event.set()
-        if self._watchdog is not threading.current_thread():
-            self._watchdog.join()
+        self._watchdog.stop()
         try:
             self._client.unsubscribe_topic(self._topic)
         except Exception:
