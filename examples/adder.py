@@ -8,7 +8,8 @@ a Calculate button, a history that scrolls to the newest ``x + y = result`` line
 input calculates, an empty input or text that is not a number counts as 0.0 (and the history line
 now says so).
 
-Run it with ``python examples/adder.py`` or ``qtcompute demo adder``; freeze it with
+Run it with ``python examples/adder.py`` or ``qtcompute demo adder`` (add ``--local-cluster 2``
+or ``--cluster tcp://HOST:8786`` to compute on a Dask cluster instead); freeze it with
 ``qtcompute build examples/adder.py``. Without a display: ``QT_QPA_PLATFORM=offscreen`` (nothing
 to see) or ``xvfb-run python examples/adder.py``.
 """
@@ -35,6 +36,7 @@ from qtpy.QtWidgets import (
 
 import qtcompute
 from qtcompute import Pool, PoolEvent, WorkerState, errors
+from qtcompute.dask import pool_from_argv
 from qtcompute.qt import TaskRunner
 
 
@@ -141,8 +143,14 @@ class CalculatorWindow(QMainWindow):
 
 
 def main() -> int:
-    app = QApplication.instance() or QApplication(sys.argv)
-    window = CalculatorWindow(Pool(workers=1))
+    # --cluster ADDRESS / --local-cluster N: the same app on a Dask cluster (docs/dask.md).
+    try:
+        pool, qt_argv = pool_from_argv(sys.argv, default=lambda: Pool(workers=1))
+    except (ValueError, ConnectionError) as exc:
+        print(f"adder: {exc}", file=sys.stderr)
+        return 2
+    app = QApplication.instance() or QApplication(qt_argv)
+    window = CalculatorWindow(pool)
     window.show()
     return app.exec()
 

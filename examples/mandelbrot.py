@@ -16,7 +16,8 @@ for a worker: the event loop keeps running while every core renders.
 - The status bar shows the render's progress, tiles per second and the workers' activity.
 
 Run it with ``python examples/mandelbrot.py`` or ``qtcompute demo mandelbrot``; without a
-display, ``xvfb-run -a qtcompute demo mandelbrot``.
+display, ``xvfb-run -a qtcompute demo mandelbrot``. ``--local-cluster 4`` renders on a Dask
+``LocalCluster`` of four processes, ``--cluster tcp://HOST:8786`` on a running Dask cluster.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from qtpy.QtWidgets import (
 
 import qtcompute
 from qtcompute import Pool, PoolEvent, WorkerState
+from qtcompute.dask import pool_from_argv
 from qtcompute.qt import TaskHandle, TaskRunner
 
 MAX_ITER_LIMIT = np.iinfo(np.uint16).max
@@ -553,8 +555,14 @@ class MandelbrotWindow(QMainWindow):
 
 
 def main() -> int:
-    app = QApplication.instance() or QApplication(sys.argv)
-    window = MandelbrotWindow(Pool(initializer=lower_priority))
+    # --cluster ADDRESS / --local-cluster N: the tiles rendered on a Dask cluster (docs/dask.md).
+    try:
+        pool, qt_argv = pool_from_argv(sys.argv, default=lambda: Pool(initializer=lower_priority))
+    except (ValueError, ConnectionError) as exc:
+        print(f"mandelbrot: {exc}", file=sys.stderr)
+        return 2
+    app = QApplication.instance() or QApplication(qt_argv)
+    window = MandelbrotWindow(pool)
     window.show()
     return app.exec()
 

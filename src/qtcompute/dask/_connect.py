@@ -1,0 +1,115 @@
+"""Reaching a cluster, and what can be sent to it: the errors a user meets first, said clearly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cloudpickle
+import distributed
+
+from qtcompute.dask._errors import SchedulerUnreachableError
+from qtcompute.dask._remote import Scattered
+from qtcompute.engine.errors import NotPicklableError
+
+_FIX = (
+    "Dask workers receive tasks by cloudpickle: functions of your app's __main__ travel by "
+    "value, functions of installed modules by name (the module must be importable on every "
+    "worker; see docs/dask.md, 'Code on workers'). Pass plain data arguments (numbers, "
+    "strings, lists, dicts, NumPy arrays), not open files, locks, sockets or Qt objects."
+)
+
+
+def client_for(cluster: Any, timeout: float, security: Any) -> tuple[distributed.Client, bool]:
+    """The client to use for ``cluster``, and whether the pool made it (and so closes it)."""
+    if isinstance(cluster, distributed.Client):
+        if security is not None:
+            raise ValueError("security= applies to an address; this Client is connected already")
+        return cluster, False
+    if isinstance(cluster, str):
+        try:
+            client = distributed.Client(
+                cluster, timeout=timeout, set_as_default=False, security=security
+            )
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerUnreachableError(cluster, timeout, exc) from exc
+        except TypeError as exc:  # a tls:// address and no certificates: "TLS expects..."
+            if "TLS" not in str(exc):
+                raise
+            raise SchedulerUnreachableError(cluster, timeout, exc) from exc
+        return client, True
+    if hasattr(cluster, "scheduler_address"):  # distributed.deploy.Cluster: LocalCluster...
+        client = distributed.Client(cluster, timeout=timeout, set_as_default=False)
+        return client, True
+    raise TypeError(
+        "DaskPool needs a scheduler address ('tcp://host:8786'), a distributed.Client or a "
+        f"cluster object such as distributed.LocalCluster, not {type(cluster).__name__}"
+    )
+
+
+def pack(
+    client: distributed.Client, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[bytes, list[Any]]:
+    """Pickle a task for :class:`~qtcompute.dask._remote.Call`; scatter its large buffers.
+
+    Pickled here, in the caller, so that a bad argument raises :class:`NotPicklableError`
+    naming the culprit from ``submit`` (Dask would log it and blame its graph). Arguments of
+    1 MiB and more (NumPy arrays, bytes) go to the cluster with ``Client.scatter`` instead: Dask's
+    serialisation, without a copy into the pickle, straight to a worker when the client may
+    reach workers (otherwise through the scheduler). Returns the pickle and their futures.
+    """
+    large: list[Any] = []
+
+    def set_aside(value: Any) -> Any:
+        if not _is_large_buffer(value):
+            return value
+        large.append(value)
+        return Scattered(len(large) - 1)
+
+    packed_args = tuple(map(set_aside, args))
+    packed_kwargs = {name: set_aside(value) for name, value in kwargs.items()}
+    try:
+        blob = cloudpickle.dumps((fn, packed_args, packed_kwargs), protocol=5)
+    except Exception as exc:
+        raise NotPicklableError(_describe_culprit(fn, args, kwargs, exc)) from exc
+    return blob, (client.scatter(large, hash=False) if large else [])
+
+
+def _skip(_buffer: Any) -> bool:
+    return False  # out of band: the check never copies an array
+
+
+def _describe_culprit(
+    fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception
+) -> str:
+    candidates: list[tuple[str, Any]] = [("the task function", fn)]
+    candidates += [(f"argument {i + 1}", value) for i, value in enumerate(args)]
+    candidates += [(f"keyword argument {name!r}", value) for name, value in kwargs.items()]
+    for label, value in candidates:
+        try:
+            cloudpickle.dumps(value, protocol=5, buffer_callback=_skip)
+        except Exception as problem:
+            return (
+                f"Cannot send {label} ({_short_repr(value)}) to a Dask worker: "
+                f"{type(problem).__name__}: {problem}. {_FIX}"
+            )
+    return f"Cannot send the task to a Dask worker: {type(exc).__name__}: {exc}. {_FIX}"
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+SCATTER_NBYTES = 1 << 20  # as the engine's shared-memory threshold
+
+
+def _is_large_buffer(value: Any) -> bool:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value) >= SCATTER_NBYTES
+    nbytes = getattr(value, "nbytes", None)
+    return (
+        type(value).__module__ == "numpy" and isinstance(nbytes, int) and nbytes >= SCATTER_NBYTES
+    )
