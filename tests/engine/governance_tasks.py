@@ -139,3 +139,22 @@ def make_an_event_loop():
 
     asyncio.new_event_loop().close()
     return os.getpid()
+
+
+class _CopiedWhenPickled:
+    """A result whose pickling allocates ``size`` bytes (as pickling a large result does)."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __reduce__(self):
+        return (bytes, (bytearray(self.size),))
+
+
+def result_over_the_limit_when_pickled(size):
+    return _CopiedWhenPickled(size)
+
+
+def log_warning_and_return(name, value):
+    logging.getLogger(name).warning("about to return %r", value)
+    return value

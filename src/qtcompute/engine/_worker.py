@@ -462,6 +462,9 @@ def _outcome(task_id: int, frame: bytes, loans: list[Any], held: dict[int, Any] 
             return msg.encode(task_id, pack_exception(guard.over_limit(fn, None)))
         try:
             return msg.encode_result(task_id, value, held)
+        except MemoryError as exc:
+            # Pickling a large result copies it: the limit, not an unpicklable result.
+            reply = pack_exception(exc if _memory_guard is None else _over_limit(fn, exc))
         except Exception as exc:
             reply = _unpicklable_result(exc, value)
         except BaseException as exc:  # sys.exit() in a __reduce__: the task's outcome, as above
