@@ -159,3 +159,49 @@ def test_level_changes_are_seen_through_loggings_own_cache():
     _worker_logging.snapshot()
     logging.disable(logging.NOTSET)
     assert not _worker_logging.PROBE_CACHE, "so does logging.disable"
+
+
+def test_the_change_probe_survives_dict_config():
+    """dictConfig (and fileConfig) disable every existing logger by default, the probe too; a
+    disabled logger never fills its cache, so levels would be sent to every worker on every
+    submit from then on."""
+    import logging.config
+
+    disabled = {
+        name: logger.disabled
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    handlers, level = list(logging.root.handlers), logging.root.level
+    try:
+        logging.config.dictConfig({"version": 1, "root": {"level": "WARNING"}})
+        _worker_logging.snapshot()
+        assert _worker_logging.PROBE_CACHE, "armed by the snapshot after dictConfig"
+    finally:
+        for name, was in disabled.items():
+            logging.getLogger(name).disabled = was
+        logging.root.handlers[:] = handlers
+        logging.root.setLevel(level)
+
+
+class Raising(logging.Handler):
+    """A handler that raises from emit (a Qt log view whose widget was deleted does:
+    "wrapped C/C++ object has been deleted")."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        raise RuntimeError("wrapped C/C++ object of type QPlainTextEdit has been deleted")
+
+
+def test_a_parent_handler_that_raises_loses_no_task(make_pool, capfd):
+    handler = Raising()
+    logging.root.addHandler(handler)
+    try:
+        pool = make_pool(1)
+        futures = [pool.submit(tasks.log_warning_and_return, "app.raising", n) for n in range(3)]
+        assert [f.result(timeout=60) for f in futures] == [0, 1, 2]
+        assert pool.submit(tasks.square, 7).result(timeout=60) == 49
+        pool.shutdown(wait=True)  # every record handled
+    finally:
+        logging.root.removeHandler(handler)
+    err = capfd.readouterr().err
+    assert "has been deleted" in err and "about to return 2" in err, "said, not lost"

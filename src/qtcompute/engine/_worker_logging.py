@@ -20,6 +20,8 @@ by ``test_worker_logging``). Where that cache does not exist, levels are sent at
 from __future__ import annotations
 
 import logging
+import sys
+import traceback
 from typing import Any, NamedTuple
 
 _PROBE = logging.getLogger("qtcompute._level_probe")
@@ -49,6 +51,8 @@ def snapshot(*, rearm: bool = True) -> LogLevels:
     others."""
     if rearm:
         # Before reading: a change made while we read clears the cache, and is seen next time.
+        # A disabled logger fills no cache, and dictConfig/fileConfig disable existing loggers.
+        _PROBE.disabled = False
         _PROBE.isEnabledFor(logging.CRITICAL)
     manager = logging.Logger.manager
     loggers = tuple(
@@ -65,7 +69,27 @@ def handle(record_fields: dict[str, Any]) -> None:
     logger = logging.getLogger(record.name) if record.name != "root" else logging.root
     # Checked again: the level may have changed here since the worker decided to send it.
     if logger.isEnabledFor(record.levelno):
-        logger.handle(record)
+        try:
+            logger.handle(record)
+        except Exception:
+            # A handler that raises (a log view whose widget is gone) must not take the pool's
+            # thread and its tasks with it; nor can it be logged through the same handlers.
+            _report_handler_error(record)
+
+
+def _report_handler_error(record: logging.LogRecord) -> None:
+    """What ``logging.Handler.handleError`` does: the traceback on stderr, if there is one."""
+    stream = sys.stderr
+    if not logging.raiseExceptions or stream is None:
+        return
+    try:
+        stream.write(
+            f"--- Logging error: a handler of logger {record.name!r} raised while handling a "
+            f"worker's record ({record.getMessage()!r}) ---\n"
+        )
+        traceback.print_exc(file=stream)
+    except Exception:
+        pass  # stderr itself is broken: nowhere left to say it
 
 
 # --- in the worker ---------------------------------------------------------------------------
