@@ -155,3 +155,40 @@ def _close_held():
     yield
     while _held:
         os.close(_held.pop())
+
+
+def test_a_handler_of_the_crash_warning_may_submit_to_the_pool():
+    """The crash warning (with the stack of a crash between tasks) is logged outside the pool's
+    lock: a handler on the ``qtcompute`` logger that submits a task (to report the crash, say)
+    must not deadlock the pool. In a child process, so that a deadlock fails instead of hanging
+    the test run."""
+    from test_lifecycle import run_script
+
+    script = """
+        import logging
+        import governance_tasks as tasks
+        from qtcompute import Pool
+        from qtcompute.errors import WorkerCrashedError
+
+        pool = Pool(1)
+        followups = []
+
+        class Report(logging.Handler):
+            def emit(self, record):
+                followups.append(pool.submit(tasks.square, 7))
+
+        logging.getLogger("qtcompute").addHandler(Report(logging.WARNING))
+        try:
+            pool.submit(tasks.kill_self).result(timeout=30)
+        except WorkerCrashedError:
+            pass
+        assert followups and followups[0].result(timeout=30) == 49, followups
+        pool.shutdown()
+        print("done")
+    """
+    child = run_script(script, stdout=-1, stderr=-1, text=True)
+    try:
+        out, err = child.communicate(timeout=90)
+    finally:
+        child.kill()
+    assert child.returncode == 0 and "done" in out, err

@@ -582,8 +582,11 @@ class Supervisor(FrameReceiver):
             self._emit(out, WorkerState.STOPPED, worker)
             return
         self._crashes += 1
-        # A crash between tasks has no task to carry its stack: the log does.
-        log.warning("worker %d %s%s", worker.pid, how, "" if task else describe_stack(stack))
+        # A crash between tasks has no task to carry its stack: the log does. Logged once the
+        # lock is released: a handler may submit (a lock held here would deadlock it).
+        out.call(
+            log.warning, "worker %d %s%s", worker.pid, how, "" if task else describe_stack(stack)
+        )
         self._emit(out, WorkerState.CRASHED, worker, how)
         if task is not None:
             error = WorkerCrashedError(
@@ -619,7 +622,7 @@ class Supervisor(FrameReceiver):
         now = time.monotonic()
         for worker in list(self._handles):
             if worker.kill_at is not None and now >= worker.kill_at:
-                log.warning("worker %d ignored terminate; killing it", worker.pid)
+                out.call(log.warning, "worker %d ignored terminate; killing it", worker.pid)
                 worker.kill()
             task = worker.task
             if task is not None and task.deadline is not None and now >= task.deadline:
