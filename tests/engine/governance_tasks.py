@@ -158,3 +158,8 @@ def result_over_the_limit_when_pickled(size):
 def log_warning_and_return(name, value):
     logging.getLogger(name).warning("about to return %r", value)
     return value
+
+
+def log_a_bad_format(name):
+    logging.getLogger(name).warning("%d items", "not a number")  # a bug in the call itself
+    return "went on"

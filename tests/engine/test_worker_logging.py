@@ -205,3 +205,14 @@ def test_a_parent_handler_that_raises_loses_no_task(make_pool, capfd):
         logging.root.removeHandler(handler)
     err = capfd.readouterr().err
     assert "has been deleted" in err and "about to return 2" in err, "said, not lost"
+
+
+def test_a_record_that_cannot_be_formatted_still_arrives(make_pool, collect):
+    """In-process, logging reports such a call ("--- Logging error ---"); from a worker it must
+    not vanish either: it arrives, its message saying what could not be formatted."""
+    pool = make_pool(1)
+    assert pool.submit(tasks.log_a_bad_format, "app.bad").result(timeout=60) == "went on"
+    (record,) = collect.wait_for(1)
+    message = record.getMessage()
+    assert "%d items" in message and "not a number" in message and "TypeError" in message
+    assert record.levelno == logging.WARNING and record.name == "app.bad"

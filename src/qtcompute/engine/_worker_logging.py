@@ -149,7 +149,13 @@ def _fields(record: logging.LogRecord, formatter: logging.Formatter) -> dict[str
     """The record as plain data (QueueHandler.prepare's rules): the message formatted once
     here, exception and stack as text; extra attributes kept when they are plain values."""
     fields = {key: value for key, value in record.__dict__.items() if type(value) in _PLAIN}
-    fields["msg"] = record.getMessage()
+    try:
+        fields["msg"] = record.getMessage()
+    except Exception as exc:  # a bug in the logging call: said, as logging says it in-process
+        fields["msg"] = (
+            f"(logging could not format this message: {type(exc).__name__}: {exc}) "
+            f"{record.msg!r} % {record.args!r}"
+        )
     fields["args"] = None
     fields["exc_info"] = None
     if record.exc_info and not record.exc_text:
