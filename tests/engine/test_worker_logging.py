@@ -216,3 +216,14 @@ def test_a_record_that_cannot_be_formatted_still_arrives(make_pool, collect):
     message = record.getMessage()
     assert "%d items" in message and "not a number" in message and "TypeError" in message
     assert record.levelno == logging.WARNING and record.name == "app.bad"
+
+
+def test_a_level_change_reaches_every_pool(make_pool, collect):
+    """The change probe is one for the process: the first pool to submit after a change must
+    not hide it from the others."""
+    first, second = make_pool(1), make_pool(1)
+    for pool in (first, second):
+        assert not pool.submit(tasks.logger_enabled_for, "app.x", logging.DEBUG).result(60)
+    logging.getLogger("app").setLevel(logging.DEBUG)
+    assert first.submit(tasks.logger_enabled_for, "app.x", logging.DEBUG).result(timeout=60)
+    assert second.submit(tasks.logger_enabled_for, "app.x", logging.DEBUG).result(timeout=60)

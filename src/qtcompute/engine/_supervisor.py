@@ -91,6 +91,7 @@ class Supervisor(FrameReceiver):
         # Memory limit, tasks per worker, the Windows job (see _governance).
         self._governance = _governance.Governance(memory_limit, max_tasks_per_child)
         self._max_tasks = max_tasks_per_child
+        self._levels_generation = -1  # of the logging levels last sent (see _worker_logging)
         self._spin = spin
         self._ctx = ctx
         self._initializer = initializer
@@ -163,7 +164,7 @@ class Supervisor(FrameReceiver):
             # a PyQt5 app from the slot that submitted.
             return self._failed_at_submit(exc, label)
         with self._lock:
-            if not _levels_unchanged:
+            if not _levels_unchanged or self._levels_generation != _worker_logging.generation:
                 self._send_log_levels()
             if self._broken is not None or self._shutdown:
                 # The arguments' segments were borrowed for nothing: give them back.
@@ -385,10 +386,11 @@ class Supervisor(FrameReceiver):
 
     def _send_log_levels(self) -> None:
         """The parent's logging levels changed: every worker takes them before its next task."""
-        levels = msg.LogLevels(_worker_logging.snapshot())
+        self._levels_generation, levels = _worker_logging.levels_now()
+        message = msg.LogLevels(levels)
         for worker in self._handles:
             if worker.state is not WorkerState.STOPPING:
-                self._send_control(worker, levels)
+                self._send_control(worker, message)
 
     def _pop_pending(self) -> Task:
         task = self._pending.popleft()

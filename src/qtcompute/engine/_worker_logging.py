@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import traceback
 from typing import Any, NamedTuple
 
@@ -61,6 +62,25 @@ def snapshot(*, rearm: bool = True) -> LogLevels:
         if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET
     )
     return LogLevels(logging.root.level, manager.disable, loggers)
+
+
+_changes = threading.Lock()
+generation = 0
+"""Bumped each time the probe finds that levels may have changed. The probe is one for the
+process, so each pool compares this with the generation its workers have: the first pool to
+submit after a change must not hide it from the others."""
+_latest: LogLevels | None = None
+
+
+def levels_now() -> tuple[int, LogLevels]:
+    """The parent's levels and their generation (a new snapshot only if they may have
+    changed since the last one)."""
+    global generation, _latest
+    with _changes:
+        if not PROBE_CACHE or _latest is None:
+            _latest = snapshot()
+            generation += 1
+        return generation, _latest
 
 
 def handle(record_fields: dict[str, Any]) -> None:
