@@ -185,7 +185,7 @@ def test_a_handler_of_the_crash_warning_may_submit_to_the_pool():
 
         logging.getLogger("qtcompute").addHandler(Report(logging.WARNING))
         try:
-            pool.submit(tasks.kill_self).result(timeout=30)
+            pool.submit(tasks.segfault_in_task).result(timeout=30)
         except WorkerCrashedError:
             pass
         assert followups and followups[0].result(timeout=30) == 49, followups
