@@ -163,3 +163,18 @@ def log_warning_and_return(name, value):
 def log_a_bad_format(name):
     logging.getLogger(name).warning("%d items", "not a number")  # a bug in the call itself
     return "went on"
+
+
+def log_at_exit_and_from_a_thread(name):
+    """A record from a thread that goes on after the task returned, and one from an atexit
+    handler (the interpreter's exit: spawn workers only; forkserver's children end in
+    os._exit, as multiprocessing's forked children do)."""
+    import atexit
+    import threading
+
+    logger = logging.getLogger(name)
+    atexit.register(logger.warning, "logged at exit")
+    go = threading.Event()
+    threading.Thread(target=lambda: (go.wait(), logger.warning("logged by a thread"))).start()
+    go.set()  # it logs while the result goes out and the worker stops
+    return os.getpid()

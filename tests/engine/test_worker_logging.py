@@ -227,3 +227,15 @@ def test_a_level_change_reaches_every_pool(make_pool, collect):
     logging.getLogger("app").setLevel(logging.DEBUG)
     assert first.submit(tasks.logger_enabled_for, "app.x", logging.DEBUG).result(timeout=60)
     assert second.submit(tasks.logger_enabled_for, "app.x", logging.DEBUG).result(timeout=60)
+
+
+def test_records_logged_at_worker_exit_and_by_its_threads_arrive(make_pool, collect):
+    """A worker replaced after its task (max_tasks_per_child) still sends what it logs on its
+    way out: from a thread that outlived the task, and from an atexit handler."""
+    pool = make_pool(1, max_tasks_per_child=1)
+    pool.submit(tasks.log_at_exit_and_from_a_thread, "app.exit").result(timeout=60)
+    expected = ["logged by a thread"]
+    if pool.start_method == "spawn":
+        expected.insert(0, "logged at exit")
+    messages = sorted(r.getMessage() for r in collect.wait_for(len(expected)))
+    assert messages == expected
