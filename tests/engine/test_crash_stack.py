@@ -198,3 +198,21 @@ def test_a_handler_of_the_crash_warning_may_submit_to_the_pool():
     finally:
         child.kill()
     assert child.returncode == 0 and "done" in out, err
+
+
+def test_a_log_handler_that_raises_on_the_crash_warning_loses_no_task(make_pool):
+    """The pool's own warning goes through the app's handlers too: one that raises (a log view
+    whose widget is gone) must not keep the crashed task from ending, nor stop the pool."""
+    import logging
+
+    class Raising(logging.Handler):
+        def emit(self, record):
+            raise RuntimeError("wrapped C/C++ object of type QPlainTextEdit has been deleted")
+
+    handler = Raising()
+    logging.getLogger("qtcompute").addHandler(handler)
+    try:
+        error = crash(make_pool(1), tasks.segfault_in_task)
+    finally:
+        logging.getLogger("qtcompute").removeHandler(handler)
+    assert error.signal == "SIGSEGV"

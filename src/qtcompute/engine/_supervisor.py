@@ -21,6 +21,7 @@ callbacks may call back into the pool, and the lock is not re-entrant.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -484,7 +485,8 @@ class Supervisor(FrameReceiver):
                 if finished:
                     break
         except BaseException as exc:  # a bug here must not leave callers waiting forever
-            log.exception("the qtcompute supervisor failed")
+            with contextlib.suppress(Exception):  # a handler that raises: callers first
+                log.exception("the qtcompute supervisor failed")
             out = Outbox()
             with self._lock:
                 self._break(BrokenPoolError(f"the pool's supervisor thread failed: {exc!r}"), out)
