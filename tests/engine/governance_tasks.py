@@ -178,3 +178,26 @@ def log_at_exit_and_from_a_thread(name):
     threading.Thread(target=lambda: (go.wait(), logger.warning("logged by a thread"))).start()
     go.set()  # it logs while the result goes out and the worker stops
     return os.getpid()
+
+
+def log_while_a_signal_handler_logs(n):
+    """Records from a signal handler that interrupts the task's own logging (or any frame the
+    worker is writing): in-process that works, logging's locks are re-entrant."""
+    import signal
+
+    logger = logging.getLogger("app.signal")
+    count = [0]
+
+    def on_alarm(_signum, _frame):
+        count[0] += 1
+        logger.warning("from the handler")
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
+    try:
+        for i in range(n):
+            logger.warning("record %d", i)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    return n + count[0]

@@ -239,3 +239,14 @@ def test_records_logged_at_worker_exit_and_by_its_threads_arrive(make_pool, coll
         expected.insert(0, "logged at exit")
     messages = sorted(r.getMessage() for r in collect.wait_for(len(expected)))
     assert messages == expected
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"), reason="POSIX timers")
+def test_a_signal_handler_that_logs_in_the_middle_of_a_send_does_not_hang_the_worker(
+    make_pool, make_collector
+):
+    collect = make_collector("app.signal", logging.WARNING)
+    pool = make_pool(1, task_timeout=30)  # a hung worker fails the test instead of hanging it
+    total = pool.submit(tasks.log_while_a_signal_handler_logs, 20_000).result(timeout=60)
+    assert total > 20_000, "the handler ran"
+    assert len(collect.wait_for(total)) == total, "every record arrived"
