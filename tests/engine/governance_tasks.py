@@ -139,3 +139,65 @@ def make_an_event_loop():
 
     asyncio.new_event_loop().close()
     return os.getpid()
+
+
+class _CopiedWhenPickled:
+    """A result whose pickling allocates ``size`` bytes (as pickling a large result does)."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __reduce__(self):
+        return (bytes, (bytearray(self.size),))
+
+
+def result_over_the_limit_when_pickled(size):
+    return _CopiedWhenPickled(size)
+
+
+def log_warning_and_return(name, value):
+    logging.getLogger(name).warning("about to return %r", value)
+    return value
+
+
+def log_a_bad_format(name):
+    logging.getLogger(name).warning("%d items", "not a number")  # a bug in the call itself
+    return "went on"
+
+
+def log_at_exit_and_from_a_thread(name):
+    """A record from a thread that goes on after the task returned, and one from an atexit
+    handler (the interpreter's exit: spawn workers only; forkserver's children end in
+    os._exit, as multiprocessing's forked children do)."""
+    import atexit
+    import threading
+
+    logger = logging.getLogger(name)
+    atexit.register(logger.warning, "logged at exit")
+    go = threading.Event()
+    threading.Thread(target=lambda: (go.wait(), logger.warning("logged by a thread"))).start()
+    go.set()  # it logs while the result goes out and the worker stops
+    return os.getpid()
+
+
+def log_while_a_signal_handler_logs(n):
+    """Records from a signal handler that interrupts the task's own logging (or any frame the
+    worker is writing): in-process that works, logging's locks are re-entrant."""
+    import signal
+
+    logger = logging.getLogger("app.signal")
+    count = [0]
+
+    def on_alarm(_signum, _frame):
+        count[0] += 1
+        logger.warning("from the handler")
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
+    try:
+        for i in range(n):
+            logger.warning("record %d", i)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    return n + count[0]

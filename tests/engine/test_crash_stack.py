@@ -88,6 +88,12 @@ def test_a_dump_larger_than_the_pipe_does_not_hang_the_dying_worker(make_pool):
     error = crash(make_pool(1), tasks.many_threads_then_segfault, 200, 50)
     assert error.signal == "SIGSEGV"
     assert error.stack is not None and "Fatal Python error" in error.stack
+    # faulthandler writes the crashed (main) thread last, so it was cut off: the message says
+    # so and shows the start of the dump, not 64 KiB of other threads' stacks.
+    message = str(error)
+    assert "Current thread" not in error.stack
+    assert "cut short" in message and "error.stack" in message
+    assert len(message) < 5000, len(message)
 
 
 @pytest.mark.skipif(sys.platform != "win32", reason="Windows: the crash log is a file")
@@ -155,3 +161,58 @@ def _close_held():
     yield
     while _held:
         os.close(_held.pop())
+
+
+def test_a_handler_of_the_crash_warning_may_submit_to_the_pool():
+    """The crash warning (with the stack of a crash between tasks) is logged outside the pool's
+    lock: a handler on the ``qtcompute`` logger that submits a task (to report the crash, say)
+    must not deadlock the pool. In a child process, so that a deadlock fails instead of hanging
+    the test run."""
+    from test_lifecycle import run_script
+
+    script = """
+        import logging
+        import governance_tasks as tasks
+        from qtcompute import Pool
+        from qtcompute.errors import WorkerCrashedError
+
+        pool = Pool(1)
+        followups = []
+
+        class Report(logging.Handler):
+            def emit(self, record):
+                followups.append(pool.submit(tasks.square, 7))
+
+        logging.getLogger("qtcompute").addHandler(Report(logging.WARNING))
+        try:
+            pool.submit(tasks.segfault_in_task).result(timeout=30)
+        except WorkerCrashedError:
+            pass
+        assert followups and followups[0].result(timeout=30) == 49, followups
+        pool.shutdown()
+        print("done")
+    """
+    child = run_script(script, stdout=-1, stderr=-1, text=True)
+    try:
+        out, err = child.communicate(timeout=90)
+    finally:
+        child.kill()
+    assert child.returncode == 0 and "done" in out, err
+
+
+def test_a_log_handler_that_raises_on_the_crash_warning_loses_no_task(make_pool):
+    """The pool's own warning goes through the app's handlers too: one that raises (a log view
+    whose widget is gone) must not keep the crashed task from ending, nor stop the pool."""
+    import logging
+
+    class Raising(logging.Handler):
+        def emit(self, record):
+            raise RuntimeError("wrapped C/C++ object of type QPlainTextEdit has been deleted")
+
+    handler = Raising()
+    logging.getLogger("qtcompute").addHandler(handler)
+    try:
+        error = crash(make_pool(1), tasks.segfault_in_task)
+    finally:
+        logging.getLogger("qtcompute").removeHandler(handler)
+    assert error.signal == "SIGSEGV"

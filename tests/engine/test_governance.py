@@ -260,3 +260,17 @@ def test_parent_death_kills_a_worker_that_holds_the_gil():
         script.wait()
         script.stdin.close()
         script.stdout.close()
+
+
+@pytest.mark.skipif(not ENFORCED, reason="macOS: no allocation fails, the peak check applies")
+def test_going_over_the_limit_while_the_result_is_pickled_is_a_memory_limit_error(make_pool):
+    """The allocation that fails may be the copy pickling makes of a large result: that is the
+    memory limit too, not an unpicklable result, and the worker is replaced all the same."""
+    pool = make_pool(1, memory_limit=LIMIT)
+    stopped = wait_for_state(pool, WorkerState.STOPPED)
+    future = pool.submit(tasks.result_over_the_limit_when_pickled, 2 * LIMIT)
+    with pytest.raises(MemoryLimitError) as info:
+        future.result(timeout=60)
+    assert "result_over_the_limit_when_pickled" in str(info.value)
+    assert stopped.wait()[0].pid == future.pid, "the worker is replaced, not reused"
+    assert pool.submit(tasks.square, 7).result(timeout=60) == 49

@@ -159,3 +159,94 @@ def test_level_changes_are_seen_through_loggings_own_cache():
     _worker_logging.snapshot()
     logging.disable(logging.NOTSET)
     assert not _worker_logging.PROBE_CACHE, "so does logging.disable"
+
+
+def test_the_change_probe_survives_dict_config():
+    """dictConfig (and fileConfig) disable every existing logger by default, the probe too; a
+    disabled logger never fills its cache, so levels would be sent to every worker on every
+    submit from then on."""
+    import logging.config
+
+    disabled = {
+        name: logger.disabled
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    handlers, level = list(logging.root.handlers), logging.root.level
+    try:
+        logging.config.dictConfig({"version": 1, "root": {"level": "WARNING"}})
+        _worker_logging.snapshot()
+        assert _worker_logging.PROBE_CACHE, "armed by the snapshot after dictConfig"
+    finally:
+        for name, was in disabled.items():
+            logging.getLogger(name).disabled = was
+        logging.root.handlers[:] = handlers
+        logging.root.setLevel(level)
+
+
+class Raising(logging.Handler):
+    """A handler that raises from emit (a Qt log view whose widget was deleted does:
+    "wrapped C/C++ object has been deleted")."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        raise RuntimeError("wrapped C/C++ object of type QPlainTextEdit has been deleted")
+
+
+def test_a_parent_handler_that_raises_loses_no_task(make_pool, capfd):
+    handler = Raising()
+    logging.root.addHandler(handler)
+    try:
+        pool = make_pool(1)
+        futures = [pool.submit(tasks.log_warning_and_return, "app.raising", n) for n in range(3)]
+        assert [f.result(timeout=60) for f in futures] == [0, 1, 2]
+        assert pool.submit(tasks.square, 7).result(timeout=60) == 49
+        pool.shutdown(wait=True)  # every record handled
+    finally:
+        logging.root.removeHandler(handler)
+    err = capfd.readouterr().err
+    assert "has been deleted" in err and "about to return 2" in err, "said, not lost"
+
+
+def test_a_record_that_cannot_be_formatted_still_arrives(make_pool, collect):
+    """In-process, logging reports such a call ("--- Logging error ---"); from a worker it must
+    not vanish either: it arrives, its message saying what could not be formatted."""
+    pool = make_pool(1)
+    assert pool.submit(tasks.log_a_bad_format, "app.bad").result(timeout=60) == "went on"
+    (record,) = collect.wait_for(1)
+    message = record.getMessage()
+    assert "%d items" in message and "not a number" in message and "TypeError" in message
+    assert record.levelno == logging.WARNING and record.name == "app.bad"
+
+
+def test_a_level_change_reaches_every_pool(make_pool, collect):
+    """The change probe is one for the process: the first pool to submit after a change must
+    not hide it from the others."""
+    first, second = make_pool(1), make_pool(1)
+    for pool in (first, second):
+        assert not pool.submit(tasks.logger_enabled_for, "app.x", logging.DEBUG).result(60)
+    logging.getLogger("app").setLevel(logging.DEBUG)
+    assert first.submit(tasks.logger_enabled_for, "app.x", logging.DEBUG).result(timeout=60)
+    assert second.submit(tasks.logger_enabled_for, "app.x", logging.DEBUG).result(timeout=60)
+
+
+def test_records_logged_at_worker_exit_and_by_its_threads_arrive(make_pool, collect):
+    """A worker replaced after its task (max_tasks_per_child) still sends what it logs on its
+    way out: from a thread that outlived the task, and from an atexit handler."""
+    pool = make_pool(1, max_tasks_per_child=1)
+    pool.submit(tasks.log_at_exit_and_from_a_thread, "app.exit").result(timeout=60)
+    expected = ["logged by a thread"]
+    if pool.start_method == "spawn":
+        expected.insert(0, "logged at exit")
+    messages = sorted(r.getMessage() for r in collect.wait_for(len(expected)))
+    assert messages == expected
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "setitimer"), reason="POSIX timers")
+def test_a_signal_handler_that_logs_in_the_middle_of_a_send_does_not_hang_the_worker(
+    make_pool, make_collector
+):
+    collect = make_collector("app.signal", logging.WARNING)
+    pool = make_pool(1, task_timeout=30)  # a hung worker fails the test instead of hanging it
+    total = pool.submit(tasks.log_while_a_signal_handler_logs, 20_000).result(timeout=60)
+    assert total > 20_000, "the handler ran"
+    assert len(collect.wait_for(total)) == total, "every record arrived"

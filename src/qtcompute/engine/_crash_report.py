@@ -27,6 +27,7 @@ import sys
 from typing import Any
 
 _MAX_DUMP = 1 << 20  # bytes read from a crash log at most
+_HEAD_LINES = 30  # lines of a dump without the crashed thread's stack that go into a message
 # A frame line as faulthandler writes it; in a frozen app the paths are relative to the bundle.
 _FRAME = re.compile(r'\s+File "(?P<path>.*)", line \d+ in ')
 
@@ -142,5 +143,17 @@ def describe_stack(dump: str | None) -> str:
         return ""
     frames = crashed_thread_stack(dump)
     if not frames:
-        return f"\n\nWhat the worker wrote as it crashed:\n{dump.strip()}"
+        lines = dump.strip().splitlines()
+        if len(lines) <= _HEAD_LINES:
+            return f"\n\nWhat the worker wrote as it crashed:\n{dump.strip()}"
+        head = "\n".join(lines[:_HEAD_LINES])
+        more = f"its first {_HEAD_LINES} of {len(lines)} lines follow, error.stack holds all"
+        if not any(line.startswith(("Current thread", "Stack (most recent")) for line in lines):
+            # faulthandler writes the crashing thread after the newer ones: with many threads
+            # the dump fills the pipe before it gets there.
+            return (
+                "\n\nThe worker's crash dump was cut short before the stack of the thread that "
+                f"crashed (the worker runs many threads); {more}:\n{head}"
+            )
+        return f"\n\nWhat the worker wrote as it crashed ({more}):\n{head}"
     return f"\n\nThe worker's Python stack at the crash (most recent call first):\n{frames}"

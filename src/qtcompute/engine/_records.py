@@ -3,6 +3,7 @@ actions to run once its lock is released."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -139,7 +140,10 @@ class Outbox(list):  # type: ignore[type-arg]
             try:
                 fn(*args)
             except Exception:
-                log.exception("error while delivering %r", fn)
+                # The app's log handler may be what raised (a log view whose widget is gone):
+                # the actions after this one (settling tasks) must run all the same.
+                with contextlib.suppress(Exception):
+                    log.exception("error while delivering %r", fn)
             except BaseException as exc:  # Ctrl-C: the other tasks are still settled first
                 interrupted = interrupted or exc
         if interrupted is not None:

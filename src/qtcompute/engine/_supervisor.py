@@ -21,6 +21,7 @@ callbacks may call back into the pool, and the lock is not re-entrant.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -91,6 +92,7 @@ class Supervisor(FrameReceiver):
         # Memory limit, tasks per worker, the Windows job (see _governance).
         self._governance = _governance.Governance(memory_limit, max_tasks_per_child)
         self._max_tasks = max_tasks_per_child
+        self._levels_generation = -1  # of the logging levels last sent (see _worker_logging)
         self._spin = spin
         self._ctx = ctx
         self._initializer = initializer
@@ -163,7 +165,7 @@ class Supervisor(FrameReceiver):
             # a PyQt5 app from the slot that submitted.
             return self._failed_at_submit(exc, label)
         with self._lock:
-            if not _levels_unchanged:
+            if not _levels_unchanged or self._levels_generation != _worker_logging.generation:
                 self._send_log_levels()
             if self._broken is not None or self._shutdown:
                 # The arguments' segments were borrowed for nothing: give them back.
@@ -385,10 +387,11 @@ class Supervisor(FrameReceiver):
 
     def _send_log_levels(self) -> None:
         """The parent's logging levels changed: every worker takes them before its next task."""
-        levels = msg.LogLevels(_worker_logging.snapshot())
+        self._levels_generation, levels = _worker_logging.levels_now()
+        message = msg.LogLevels(levels)
         for worker in self._handles:
             if worker.state is not WorkerState.STOPPING:
-                self._send_control(worker, levels)
+                self._send_control(worker, message)
 
     def _pop_pending(self) -> Task:
         task = self._pending.popleft()
@@ -482,7 +485,8 @@ class Supervisor(FrameReceiver):
                 if finished:
                     break
         except BaseException as exc:  # a bug here must not leave callers waiting forever
-            log.exception("the qtcompute supervisor failed")
+            with contextlib.suppress(Exception):  # a handler that raises: callers first
+                log.exception("the qtcompute supervisor failed")
             out = Outbox()
             with self._lock:
                 self._break(BrokenPoolError(f"the pool's supervisor thread failed: {exc!r}"), out)
@@ -582,8 +586,11 @@ class Supervisor(FrameReceiver):
             self._emit(out, WorkerState.STOPPED, worker)
             return
         self._crashes += 1
-        # A crash between tasks has no task to carry its stack: the log does.
-        log.warning("worker %d %s%s", worker.pid, how, "" if task else describe_stack(stack))
+        # A crash between tasks has no task to carry its stack: the log does. Logged once the
+        # lock is released: a handler may submit (a lock held here would deadlock it).
+        out.call(
+            log.warning, "worker %d %s%s", worker.pid, how, "" if task else describe_stack(stack)
+        )
         self._emit(out, WorkerState.CRASHED, worker, how)
         if task is not None:
             error = WorkerCrashedError(
@@ -619,7 +626,7 @@ class Supervisor(FrameReceiver):
         now = time.monotonic()
         for worker in list(self._handles):
             if worker.kill_at is not None and now >= worker.kill_at:
-                log.warning("worker %d ignored terminate; killing it", worker.pid)
+                out.call(log.warning, "worker %d ignored terminate; killing it", worker.pid)
                 worker.kill()
             task = worker.task
             if task is not None and task.deadline is not None and now >= task.deadline:

@@ -10,6 +10,7 @@ costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import weakref
 from typing import Any
@@ -38,7 +39,9 @@ class UnretrievedErrors:
     def flush(self) -> None:
         """The pool has shut down: log every error still unretrieved."""
         for task_id in list(self._watched):
-            self._log(task_id, "at pool shutdown")
+            # A handler that raises must not keep the pool from releasing its resources.
+            with contextlib.suppress(Exception):
+                self._log(task_id, "at pool shutdown")
 
     def _collector(self, task_id: int) -> Any:
         def collected(_ref: weakref.ref[Any]) -> None:

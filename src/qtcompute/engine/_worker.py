@@ -73,7 +73,11 @@ class _Channel:
         self.replies = replies
         self.reader = FrameReader(endpoint(tasks))
         self.io = endpoint(replies)
-        self.lock = threading.Lock()
+        # Re-entrant, with a depth: a signal handler or a __del__ that logs or prints while this
+        # thread writes a frame must neither deadlock nor cut that frame in two (see send_frame).
+        self.lock = threading.RLock()
+        self._depth = 0
+        self._deferred: list[tuple[bytes, int]] = []
         self.counts = counts.counts if counts is not None and bell is not None else None
         self._sent = 0  # frames sent, modulo 2**32 (what counts[FROM_WORKER] says)
         self.owed = 0  # claim mark of a result whose ring is held back (see pay_ring), or 0
@@ -94,18 +98,32 @@ class _Channel:
         may be held back until :meth:`pay_ring` (see ``_frame_counts``).
         """
         with self.lock:
-            counts = self.counts
-            if counts is None:
-                send_frame(self.io, frame)
-            elif len(frame) < _ATOMIC_FRAME:
-                # Written whole in one go: counted (and rung) once it is all in the pipe.
-                send_frame(self.io, frame)
-                self._announce(counts, task_id, last)
-            else:
-                # Larger than the pipe may take at once: the write blocks until a reader drains
-                # the pipe, so the reader must hear of the frame first (see _frame_counts).
-                self._announce(counts, task_id, False)
-                send_frame(self.io, frame)
+            if self._depth:
+                # This thread is in the middle of writing a frame (we interrupted it): this one
+                # goes out as soon as that one is complete.
+                self._deferred.append((frame, task_id))
+                return
+            self._depth = 1
+            try:
+                self._write(frame, task_id, last)
+                while self._deferred:
+                    self._write(*self._deferred.pop(0), False)
+            finally:
+                self._depth = 0
+
+    def _write(self, frame: bytes, task_id: int, last: bool) -> None:
+        counts = self.counts
+        if counts is None:
+            send_frame(self.io, frame)
+        elif len(frame) < _ATOMIC_FRAME:
+            # Written whole in one go: counted (and rung) once it is all in the pipe.
+            send_frame(self.io, frame)
+            self._announce(counts, task_id, last)
+        else:
+            # Larger than the pipe may take at once: the write blocks until a reader drains
+            # the pipe, so the reader must hear of the frame first (see _frame_counts).
+            self._announce(counts, task_id, False)
+            send_frame(self.io, frame)
 
     def _announce(self, counts: memoryview, task_id: int, last: bool) -> None:
         self._sent = counts[_FROM_WORKER] = (self._sent + 1) & _MASK
@@ -462,6 +480,9 @@ def _outcome(task_id: int, frame: bytes, loans: list[Any], held: dict[int, Any] 
             return msg.encode(task_id, pack_exception(guard.over_limit(fn, None)))
         try:
             return msg.encode_result(task_id, value, held)
+        except MemoryError as exc:
+            # Pickling a large result copies it: the limit, not an unpicklable result.
+            reply = pack_exception(exc if _memory_guard is None else _over_limit(fn, exc))
         except Exception as exc:
             reply = _unpicklable_result(exc, value)
         except BaseException as exc:  # sys.exit() in a __reduce__: the task's outcome, as above

@@ -20,6 +20,9 @@ by ``test_worker_logging``). Where that cache does not exist, levels are sent at
 from __future__ import annotations
 
 import logging
+import sys
+import threading
+import traceback
 from typing import Any, NamedTuple
 
 _PROBE = logging.getLogger("qtcompute._level_probe")
@@ -49,6 +52,8 @@ def snapshot(*, rearm: bool = True) -> LogLevels:
     others."""
     if rearm:
         # Before reading: a change made while we read clears the cache, and is seen next time.
+        # A disabled logger fills no cache, and dictConfig/fileConfig disable existing loggers.
+        _PROBE.disabled = False
         _PROBE.isEnabledFor(logging.CRITICAL)
     manager = logging.Logger.manager
     loggers = tuple(
@@ -59,13 +64,52 @@ def snapshot(*, rearm: bool = True) -> LogLevels:
     return LogLevels(logging.root.level, manager.disable, loggers)
 
 
+_changes = threading.Lock()
+generation = 0
+"""Bumped each time the probe finds that levels may have changed. The probe is one for the
+process, so each pool compares this with the generation its workers have: the first pool to
+submit after a change must not hide it from the others."""
+_latest: LogLevels | None = None
+
+
+def levels_now() -> tuple[int, LogLevels]:
+    """The parent's levels and their generation (a new snapshot only if they may have
+    changed since the last one)."""
+    global generation, _latest
+    with _changes:
+        if not PROBE_CACHE or _latest is None:
+            _latest = snapshot()
+            generation += 1
+        return generation, _latest
+
+
 def handle(record_fields: dict[str, Any]) -> None:
     """Hand a worker's record to the parent's logger of the same name."""
     record = logging.makeLogRecord(record_fields)
     logger = logging.getLogger(record.name) if record.name != "root" else logging.root
     # Checked again: the level may have changed here since the worker decided to send it.
     if logger.isEnabledFor(record.levelno):
-        logger.handle(record)
+        try:
+            logger.handle(record)
+        except Exception:
+            # A handler that raises (a log view whose widget is gone) must not take the pool's
+            # thread and its tasks with it; nor can it be logged through the same handlers.
+            _report_handler_error(record)
+
+
+def _report_handler_error(record: logging.LogRecord) -> None:
+    """What ``logging.Handler.handleError`` does: the traceback on stderr, if there is one."""
+    stream = sys.stderr
+    if not logging.raiseExceptions or stream is None:
+        return
+    try:
+        stream.write(
+            f"--- Logging error: a handler of logger {record.name!r} raised while handling a "
+            f"worker's record ({record.getMessage()!r}) ---\n"
+        )
+        traceback.print_exc(file=stream)
+    except Exception:
+        pass  # stderr itself is broken: nowhere left to say it
 
 
 # --- in the worker ---------------------------------------------------------------------------
@@ -125,7 +169,13 @@ def _fields(record: logging.LogRecord, formatter: logging.Formatter) -> dict[str
     """The record as plain data (QueueHandler.prepare's rules): the message formatted once
     here, exception and stack as text; extra attributes kept when they are plain values."""
     fields = {key: value for key, value in record.__dict__.items() if type(value) in _PLAIN}
-    fields["msg"] = record.getMessage()
+    try:
+        fields["msg"] = record.getMessage()
+    except Exception as exc:  # a bug in the logging call: said, as logging says it in-process
+        fields["msg"] = (
+            f"(logging could not format this message: {type(exc).__name__}: {exc}) "
+            f"{record.msg!r} % {record.args!r}"
+        )
     fields["args"] = None
     fields["exc_info"] = None
     if record.exc_info and not record.exc_text:
