@@ -138,3 +138,7 @@ def test_checking_leaves_no_reference_cycles() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_a_binary_file_named_py_is_not_source() -> None:
+    assert check_source(b"MZ\x90\x00\x03\x00\x00\x00" + bytes(range(256)), "lib.py") == []

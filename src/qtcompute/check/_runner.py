@@ -161,6 +161,8 @@ def _check_data(
 ) -> tuple[list[Finding], FileFacts]:
     """The file rules' findings on one file, and what it tells the project."""
     select, ignore = options.select, options.ignore
+    if b"\x00" in data[:4096]:  # a binary file named .py (a DLL, a pickle): not source at all
+        return [], file_facts(b"", path, name, is_package, None)
     with warnings.catch_warnings():
         # SyntaxWarnings ("is" with a literal, invalid escapes) belong to other linters
         warnings.simplefilter("ignore")
