@@ -111,7 +111,9 @@ class Project:
         self.config = config
         self._load = load
         self.by_path = {f.path: f for f in facts}
-        self.by_resolved = {str(Path(f.path).resolve()): f for f in facts}
+        self.by_resolved = (  # resolving every path costs a system call each: only for specs
+            {str(Path(f.path).resolve()): f for f in facts} if config.spec_scripts else {}
+        )
         self.by_name: dict[str, list[FileFacts]] = {}
         for f in facts:
             for name in (f.name, *f.aliases):
