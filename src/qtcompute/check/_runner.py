@@ -25,7 +25,7 @@ from qtcompute.check._entries import grammar_version, load_config, pyprojects_ab
 from qtcompute.check._findings import SYNTAX_ERROR, Finding
 from qtcompute.check._jobs import chunked, map_in_processes, worker_count
 from qtcompute.check._noqa import suppressed
-from qtcompute.check._parse import parse
+from qtcompute.check._parse import compiled_already, parse
 from qtcompute.check._project import FileFacts, Project, file_facts
 from qtcompute.check._summary import ModuleSummary, summarize
 from qtcompute.check.rules import RULES, Rule
@@ -87,8 +87,11 @@ def _syntax_check(data: bytes, path: str, triggered: bool, grammar: tuple[int, i
 
     compile() also rejects what only the compiler finds (``return`` outside a function). A
     triggered file was always parsed with ast.parse, which accepts those; it still is, on the
-    rare compile error, so the report is the same as before the second filter existed.
+    rare compile error, so the report is the same as before the second filter existed. A
+    current byte-code cache of the file says it compiles (``compiled_already``).
     """
+    if compiled_already(path, data):
+        return
     try:
         compile(data, path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
