@@ -11,6 +11,7 @@ import ast
 import gc
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -60,15 +61,19 @@ _TRIGGERS = (
 #    appear in the source as written: QC001-QC007 need an import of a process library
 #    (``Module.uses_processes``), QC008 a function run by the GUI thread (a ``.connect()`` call or
 #    a Qt slot decorator), QC009 without a process library a worker loop (``while`` ...
-#    ``param.get()`` ... ``except``). Keep this in step with the rules: a rule that fires
-#    without any of these words needs its own word set here (the fixtures test it).
+#    ``param.get()`` ... ``except``) with a broad handler: one naming ``Exception`` or
+#    ``BaseException`` (no other name resolves to them), or a bare ``except:``. Keep this in
+#    step with the rules: a rule that fires without any of these words needs its own word set
+#    here (the fixtures test it).
 _FINDING_WORDS: tuple[tuple[bytes, ...], ...] = (
     *((name.encode(),) for name in PROCESS_MODULES),
     (b"joblib",),
     (b"connect",),
     *((name.encode(),) for name in sorted(k.QT_PACKAGES)),
-    (b"while", b"get", b"except"),
+    (b"while", b"get", b"except", b"Exception"),
 )
+_WORKER_LOOP = (b"while", b"get", b"except")
+_BARE_EXCEPT = re.compile(rb"except[\s\\]*:")  # line continuations allowed
 
 
 def _triggered(data: bytes) -> bool:
@@ -79,7 +84,9 @@ def _may_find(data: bytes) -> bool:
     """False only when no rule can fire on this source (so only its syntax is checked)."""
     if not data.isascii():
         return True  # identifiers in other scripts are normalized (NFKC): words can hide
-    return any(all(word in data for word in words) for words in _FINDING_WORDS)
+    if any(all(word in data for word in words) for words in _FINDING_WORDS):
+        return True
+    return all(word in data for word in _WORKER_LOOP) and _BARE_EXCEPT.search(data) is not None
 
 
 def _syntax_check(data: bytes, path: str, triggered: bool, grammar: tuple[int, int] | None) -> None:
