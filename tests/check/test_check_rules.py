@@ -138,3 +138,37 @@ def test_checking_leaves_no_reference_cycles() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_a_binary_file_named_py_is_not_source() -> None:
+    assert check_source(b"MZ\x90\x00\x03\x00\x00\x00" + bytes(range(256)), "lib.py") == []
+
+
+WORKER_LOOP = """\
+def worker(jobs, results):
+    while True:
+        try:
+            results.put(jobs.get() * 2)
+        except {handler}:
+            {body}
+"""
+
+
+@pytest.mark.parametrize(
+    ("handler", "body", "fires"),
+    [
+        ("", "continue", True),
+        (" \\\n", "...", True),
+        (" Exception", "pass", True),
+        (" (OSError, BaseException)", "'ignored'", True),
+        (" ValueError", "pass", False),
+    ],
+)
+def test_prefilter_keeps_worker_loops_without_a_process_library(
+    handler: str, body: str, fires: bool
+) -> None:
+    # QC009's own word set: a worker loop and a broad handler (bare, or naming an Exception)
+    source = WORKER_LOOP.format(handler=handler, body=body)
+    findings = check_source(source, "w.py")
+    assert findings == check_source(source, "w.py", prefilter=False)
+    assert [f.code for f in findings] == (["QC009"] if fires else [])

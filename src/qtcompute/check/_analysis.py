@@ -13,6 +13,9 @@ from functools import cached_property
 
 from qtcompute.check import _knowledge as k
 from qtcompute.check._scopes import Binding, ClassInfo, FuncInfo, Pos, Recorder, Scope, pos
+from qtcompute.check._text import callee_text, calls_in, short
+
+__all__ = ["PROCESS_MODULES", "Module", "callee_text", "calls_in", "found_name", "short"]
 
 _BUILTINS = frozenset(dir(builtins))
 # imports that make a module "use processes" (QC001-QC007 look at no other module)
@@ -480,139 +483,20 @@ class Module:
 
     @cached_property
     def off_gui_functions(self) -> dict[FuncInfo, str]:
-        """Functions that run in another thread. Value: the reason.
+        """Functions that run in another thread (``_threads.py``). Value: the reason."""
+        from qtcompute.check._threads import off_gui_functions
 
-        The methods of a class whose instances are moved with ``moveToThread``, ``run`` of a
-        ``QThread``/``Thread`` subclass, thread and executor targets, and what those call.
-        """
-        found: dict[FuncInfo, str] = {}
-        moved: dict[ClassInfo, int] = {}
-        for call in self.calls:
-            func = call.func
-            scope, at = self.scope_of(call), pos(call)
-            target: ast.expr | None = None
-            if isinstance(func, ast.Attribute) and func.attr == "moveToThread":
-                owner = self.instance_class(func.value, scope, at)
-                if isinstance(owner, ClassInfo):
-                    moved.setdefault(owner, call.lineno)
-                continue
-            if isinstance(func, ast.Attribute) and func.attr in k.THREAD_SEND_METHODS:
-                if self.kind_of(func.value, scope, at) == k.THREADS and call.args:
-                    index = 1 if func.attr == "run_in_executor" else 0
-                    target = call.args[index] if len(call.args) > index else None
-            elif any(kw.arg == "target" for kw in call.keywords) and (
-                self.kind_of(call, scope, at) == k.THREAD
-            ):
-                target = _argument_value(call, "target")
-            ref = self.function_ref(target, scope, at) if target is not None else None
-            if ref is not None:
-                found.setdefault(ref, f"run by a thread (line {call.lineno})")
-        for cls in self.classes:
-            line = moved.get(cls)
-            for method in cls.methods.values():
-                if line is not None:
-                    found.setdefault(
-                        method, f"a method of {cls.name}, moved to a thread on line {line}"
-                    )
-            if self.is_thread_class(cls):
-                run = cls.methods.get("run")
-                if run is not None:
-                    found.setdefault(run, f"{cls.name}.run(), which runs in its thread")
-        pending = list(found)
-        while pending:
-            func = pending.pop()
-            for call in func.calls:
-                for callee in self.callees(call):
-                    if callee not in found:
-                        found[callee] = f"called from {found_name(func)}, which runs in a thread"
-                        pending.append(callee)
-        return found
+        return off_gui_functions(self)
 
     @cached_property
     def gui_functions(self) -> dict[FuncInfo, str]:
-        """Functions that run in the GUI thread: slots, and what they call. Value: the reason."""
-        found: dict[FuncInfo, str] = {}
-        for call in self.calls:
-            func = call.func
-            if not (isinstance(func, ast.Attribute) and func.attr == "connect" and call.args):
-                continue
-            scope, at = self.scope_of(call), pos(call)
-            if self.qualname(func.value, scope, at) is not None:
-                continue  # sqlite3.connect(...), QObject.connect(...): not a signal
-            target = self.function_ref(call.args[0], scope, at)
-            if target is not None and target not in found:
-                found[target] = f"connected to a signal on line {call.lineno}"
-        for func in self.functions:
-            if isinstance(func.node, ast.Lambda) or func in found:
-                continue
-            for decorator in func.node.decorator_list:
-                target = decorator.func if isinstance(decorator, ast.Call) else decorator
-                qualname = self.qualname(target, func.scope.parent or func.scope, pos(func.node))
-                widget = func.cls is None or self.is_widget_class(func.cls)
-                if qualname and k.is_slot_decorator(qualname) and widget:
-                    found[func] = "a Qt slot"
-        if not found:
-            return found
-        off = self.off_gui_functions
-        found = {func: why for func, why in found.items() if func not in off}
-        pending = list(found)
-        while pending:
-            func = pending.pop()
-            for call in func.calls:
-                for callee in self.callees(call):
-                    if callee not in found and callee not in off:
-                        found[callee] = (
-                            f"called from {found_name(func)}, which runs in the GUI thread"
-                        )
-                        pending.append(callee)
-        return found
+        """Functions that run in the GUI thread (``_threads.py``). Value: the reason."""
+        from qtcompute.check._threads import gui_functions
 
-
-def _argument_value(call: ast.Call, *names: str) -> ast.expr | None:
-    for keyword in call.keywords:
-        if keyword.arg in names:
-            return keyword.value
-    return None
+        return gui_functions(self)
 
 
 def found_name(func: FuncInfo) -> str:
     if func.cls is not None:
         return f"{func.cls.name}.{func.name}()"
     return f"{func.name}()" if func.name != "<lambda>" else f"the lambda on line {func.node.lineno}"
-
-
-def calls_in(node: ast.AST) -> list[ast.Call]:
-    """The calls that running ``node`` makes, in source order, not entering nested functions."""
-    found: list[ast.Call] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, ast.Call):
-            found.append(current)
-        for child in ast.iter_child_nodes(current):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                stack.append(child)
-    found.sort(key=pos)
-    return found
-
-
-def short(node: ast.AST, limit: int = 40) -> str:
-    """Source text of ``node`` on one line, shortened to ``limit`` characters."""
-    try:
-        text = " ".join(ast.unparse(node).split())
-    except RecursionError:  # a statement nested thousands deep
-        text = type(node).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def callee_text(call: ast.Call) -> str:
-    """``mp.Process(...).start()`` for a call: the arguments dropped, messages stay short."""
-    return f"{_dotted(call.func)}()"
-
-
-def _dotted(expr: ast.expr) -> str:
-    if isinstance(expr, ast.Attribute):
-        return f"{_dotted(expr.value)}.{expr.attr}"
-    if isinstance(expr, ast.Call):
-        return f"{_dotted(expr.func)}(...)"
-    return expr.id if isinstance(expr, ast.Name) else "(...)"

@@ -147,10 +147,9 @@ def grammar_version(target: str | None, requires_python: str | None) -> tuple[in
 def pyprojects_above(paths: list[Path]) -> list[Path]:
     """The nearest ``pyproject.toml`` at or above each checked path (at most 6 levels up)."""
     found: dict[Path, None] = {}
-    for path in paths:
-        current = path.resolve()
-        if not current.is_dir():
-            current = current.parent
+    folders = {path if path.is_dir() else path.parent for path in paths}  # many files, few folders
+    for folder in folders:
+        current = folder.resolve()
         for _ in range(6):
             candidate = current / "pyproject.toml"
             if candidate.is_file():

@@ -22,6 +22,8 @@ for the rare file that needs it.
 from __future__ import annotations
 
 import ast
+import importlib.util
+import os
 import sys
 
 NEWEST = (3, 15)  # the newest grammar the fallback parser knows (LibCST 1.9)
@@ -62,3 +64,36 @@ def _downgrade(data: bytes, grammar: tuple[int, int]) -> str | None:
         return tree.visit(Downgrade(tree)).code
     except (ValueError, RecursionError, cst.CSTValidationError):
         return None
+
+
+def compiled_already(path: str, data: bytes) -> bool:
+    """True when this interpreter's ``__pycache__`` holds a ``.pyc`` compiled from ``data``.
+
+    The byte-code cache exists only for a source that compiled without error, so a current one
+    answers the syntax check without compiling again (which costs more than everything else the
+    checker does on a file it does not analyse). "Current" is what the import system itself
+    trusts: this interpreter's magic number and either the source's hash (a hash-based ``.pyc``)
+    or its modification time and size. Anything else (no cache, another Python's, unreadable) is
+    False, and the caller compiles.
+    """
+    try:
+        cache = importlib.util.cache_from_source(path)
+        with open(cache, "rb") as file:
+            header = file.read(16)
+        if len(header) < 16 or header[:4] != importlib.util.MAGIC_NUMBER:
+            return False
+        flags = int.from_bytes(header[4:8], "little")
+        if flags & 0b1:  # hash-based: the hash of the source bytes
+            return header[8:16] == importlib.util.source_hash(data)
+        if flags:
+            return False
+        stat = os.stat(path)
+    except (OSError, ValueError, NotImplementedError):
+        return False
+    mtime = int.from_bytes(header[8:12], "little")
+    size = int.from_bytes(header[12:16], "little")
+    return (
+        mtime == int(stat.st_mtime) & 0xFFFFFFFF
+        and size == stat.st_size & 0xFFFFFFFF
+        and size == len(data) & 0xFFFFFFFF
+    )

@@ -11,6 +11,7 @@ import ast
 import gc
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from qtcompute.check._entries import grammar_version, load_config, pyprojects_ab
 from qtcompute.check._findings import SYNTAX_ERROR, Finding
 from qtcompute.check._jobs import chunked, map_in_processes, worker_count
 from qtcompute.check._noqa import suppressed
-from qtcompute.check._parse import parse
+from qtcompute.check._parse import compiled_already, parse
 from qtcompute.check._project import FileFacts, Project, file_facts
 from qtcompute.check._summary import ModuleSummary, summarize
 from qtcompute.check.rules import RULES, Rule
@@ -60,15 +61,19 @@ _TRIGGERS = (
 #    appear in the source as written: QC001-QC007 need an import of a process library
 #    (``Module.uses_processes``), QC008 a function run by the GUI thread (a ``.connect()`` call or
 #    a Qt slot decorator), QC009 without a process library a worker loop (``while`` ...
-#    ``param.get()`` ... ``except``). Keep this in step with the rules: a rule that fires
-#    without any of these words needs its own word set here (the fixtures test it).
+#    ``param.get()`` ... ``except``) with a broad handler: one naming ``Exception`` or
+#    ``BaseException`` (no other name resolves to them), or a bare ``except:``. Keep this in
+#    step with the rules: a rule that fires without any of these words needs its own word set
+#    here (the fixtures test it).
 _FINDING_WORDS: tuple[tuple[bytes, ...], ...] = (
     *((name.encode(),) for name in PROCESS_MODULES),
     (b"joblib",),
     (b"connect",),
     *((name.encode(),) for name in sorted(k.QT_PACKAGES)),
-    (b"while", b"get", b"except"),
+    (b"while", b"get", b"except", b"Exception"),
 )
+_WORKER_LOOP = (b"while", b"get", b"except")
+_BARE_EXCEPT = re.compile(rb"except[\s\\]*:")  # line continuations allowed
 
 
 def _triggered(data: bytes) -> bool:
@@ -79,7 +84,9 @@ def _may_find(data: bytes) -> bool:
     """False only when no rule can fire on this source (so only its syntax is checked)."""
     if not data.isascii():
         return True  # identifiers in other scripts are normalized (NFKC): words can hide
-    return any(all(word in data for word in words) for words in _FINDING_WORDS)
+    if any(all(word in data for word in words) for words in _FINDING_WORDS):
+        return True
+    return all(word in data for word in _WORKER_LOOP) and _BARE_EXCEPT.search(data) is not None
 
 
 def _syntax_check(data: bytes, path: str, triggered: bool, grammar: tuple[int, int] | None) -> None:
@@ -87,8 +94,11 @@ def _syntax_check(data: bytes, path: str, triggered: bool, grammar: tuple[int, i
 
     compile() also rejects what only the compiler finds (``return`` outside a function). A
     triggered file was always parsed with ast.parse, which accepts those; it still is, on the
-    rare compile error, so the report is the same as before the second filter existed.
+    rare compile error, so the report is the same as before the second filter existed. A
+    current byte-code cache of the file says it compiles (``compiled_already``).
     """
+    if compiled_already(path, data):
+        return
     try:
         compile(data, path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -161,6 +171,8 @@ def _check_data(
 ) -> tuple[list[Finding], FileFacts]:
     """The file rules' findings on one file, and what it tells the project."""
     select, ignore = options.select, options.ignore
+    if b"\x00" in data[:4096]:  # a binary file named .py (a DLL, a pickle): not source at all
+        return [], file_facts(b"", path, name, is_package, None)
     with warnings.catch_warnings():
         # SyntaxWarnings ("is" with a literal, invalid escapes) belong to other linters
         warnings.simplefilter("ignore")

@@ -11,9 +11,11 @@ functions connected to signals, `QThread.run` and `Thread`/executor targets. The
 the entry point and names the line that starts the processes.
 
 By default it reports only programs that are plausibly frozen: the program imports a Qt binding
-(directly or through its own modules), or the project has a `.spec` file or a `[tool.qtcompute]`
-table in `pyproject.toml`. An entry script named in a `.spec` file is certainly frozen, and the
-message says so. `--all-scripts` (`all_scripts=True`) reports plain scripts too.
+or checks `sys.frozen`/`sys._MEIPASS` (directly or through its own modules), or the project has
+a `[tool.qtcompute]` table in `pyproject.toml`. An entry script named in a `.spec` file is
+certainly frozen, and the message says so; so is every program `qtcompute build` checks before
+freezing it. A `.spec` file makes only the scripts it names frozen.
+`--all-scripts` (`all_scripts=True`) reports plain scripts too.
 
 The main guard of a module that a `.spec` entry script or a `[project.scripts]` function
 imports is a developer's test block that never runs in the frozen app: it is not reported (the

@@ -14,7 +14,8 @@ a parameter) is judged by what was stored there, not as a bound method: it is re
 everything stored in it is one of the above. A parameter is never reported, whatever its default,
 since a caller may pass a module-level function.
 
-A bound method of a Qt class that defines `__reduce__` (or `__reduce_ex__`) is not reported:
+A static or class method reached through `self` is not a bound method and is not reported. A
+bound method of a Qt class that defines `__reduce__` (or `__reduce_ex__`) is not reported:
 the class says how it is pickled. One that defines only `__getstate__` is not reported under
 PyQt, and is under PySide (and `qtpy`, which may load it), since PySide keeps signal instances
 in the instance `__dict__`.
@@ -61,7 +62,7 @@ from collections.abc import Iterator
 
 from qtcompute.check import _knowledge as k
 from qtcompute.check._analysis import Module, short
-from qtcompute.check._scopes import ClassInfo, Pos, Scope, pos
+from qtcompute.check._scopes import ClassInfo, FuncInfo, Pos, Scope, pos
 from qtcompute.check._sends import iter_sends
 from qtcompute.check.rules._base import Hit, Rule
 
@@ -105,6 +106,9 @@ def _problem(module: Module, fn: ast.expr, scope: Scope, at: Pos, depth: int = 0
         owner = module.instance_class(fn.value, scope, at)
         if not isinstance(owner, ClassInfo):
             return f"`{short(fn)}` (a bound method of a Qt object)"
+        method = module.method(owner, fn.attr)
+        if method is not None and _unbound(method):
+            return None  # a static or class method pickles by its qualified name
         if module.method(owner, "__reduce__") or module.method(owner, "__reduce_ex__"):
             return None  # the class says how to pickle itself
         if module.method(owner, "__getstate__"):
@@ -116,6 +120,18 @@ def _problem(module: Module, fn: ast.expr, scope: Scope, at: Pos, depth: int = 0
             )
         return f"`{short(fn)}` (a bound method of a Qt object)"
     return None
+
+
+def _unbound(method: FuncInfo) -> bool:
+    if isinstance(method.node, ast.Lambda):
+        return False
+    for decorator in method.node.decorator_list:
+        name = (
+            decorator.attr if isinstance(decorator, ast.Attribute) else getattr(decorator, "id", "")
+        )
+        if name in ("staticmethod", "classmethod"):
+            return True
+    return False
 
 
 def _binding(module: Module) -> str:

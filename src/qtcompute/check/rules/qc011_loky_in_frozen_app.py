@@ -1,5 +1,6 @@
 """## What it does
-Checks for joblib or loky process parallelism in a program that is plausibly frozen (see QC002)
+Checks for joblib or loky process parallelism in a program that is plausibly frozen (see QC002,
+and every program `qtcompute build` freezes)
 and does not start through qtcompute's entry point (`qtcompute.run(main)` or a function
 decorated `@qtcompute.main`): `joblib.Parallel(n_jobs=...)` on its default back end (loky),
 `loky.get_reusable_executor()` and `loky.ProcessPoolExecutor()`, anywhere the program's entry
