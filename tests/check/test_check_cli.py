@@ -149,3 +149,34 @@ def test_jobs_give_the_same_report(project: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_jobs_must_be_positive(project: Path) -> None:
     assert run("--jobs", "0", str(project))[0] == 2
+
+
+def test_all_scripts_and_target_version(tmp_path: Path) -> None:
+    script = tmp_path / "batch.py"
+    script.write_text(
+        "import multiprocessing\n\nif __name__ == '__main__':\n"
+        "    multiprocessing.Pool(2).map(abs, [1])\n"
+    )
+    assert run(str(script)) == (0, "")
+    code, output = run("--all-scripts", str(script))
+    assert code == 1
+    assert " QC002 " in output
+    code, output = run("--target-version", "py2x", str(script))
+    assert code == 2
+    assert "unknown target version" in output
+
+
+def test_newer_grammar_is_analysed(tmp_path: Path) -> None:
+    # PEP 695 and PEP 701 (Python 3.12) with a real finding after them, whatever Python runs this
+    script = tmp_path / "modern.py"
+    script.write_text(
+        "import multiprocessing\n\ntype Pair[T] = tuple[T, T]\n"
+        "name = {'a': 1}\nprint(f'{name['a']}')\n\nmultiprocessing.Pool(2)\n"
+    )
+    code, output = run(str(script))
+    assert code == 1
+    assert ":7:1: QC001 " in output, output
+    # the grammar of Python 3.10 has neither: a real syntax error for that target
+    code, output = run("--target-version", "py310", str(script))
+    if sys.version_info < (3, 12):
+        assert " QC000 " in output

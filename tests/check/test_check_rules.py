@@ -1,7 +1,8 @@
 """Every fixture file marks its expected findings inline, flake8-bugbear style.
 
 A line that must produce a finding ends with ``# QC003`` (or ``# QC003: 12`` to pin the column,
-counted from 1); every other line must produce none. One parametrized test reads them all.
+counted from 1); every other line must produce none. One parametrized test reads them all. A
+fixture whose first line is ``# check: all_scripts`` is checked with that option.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def _expected(source: str) -> tuple[set[tuple[int, str]], dict[tuple[int, str], 
 def test_fixture(fixture: Path) -> None:
     source = fixture.read_text(encoding="utf-8")
     places, columns = _expected(source)
-    findings = check_source(source, fixture.name)
+    options = {"all_scripts": source.startswith("# check: all_scripts")}
+    findings = check_source(source, fixture.name, **options)
     assert {(f.line, f.code) for f in findings} == places
     for finding in findings:
         if (finding.line, finding.code) in columns:
@@ -43,12 +45,15 @@ def test_fixture(fixture: Path) -> None:
 def test_fixture_prefilter_changes_nothing() -> None:
     for fixture in sorted(FIXTURES.glob("*.py")):
         source = fixture.read_bytes()
-        assert check_source(source, "f.py") == check_source(source, "f.py", prefilter=False)
+        options = {"all_scripts": source.startswith(b"# check: all_scripts")}
+        assert check_source(source, "f.py", **options) == check_source(
+            source, "f.py", prefilter=False, **options
+        )
 
 
 def test_every_rule_has_a_firing_case_and_a_silent_case() -> None:
     fired: set[str] = set()
-    for fixture in sorted(FIXTURES.glob("*.py")):
+    for fixture in [*FIXTURES.glob("*.py"), *(FIXTURES.parent / "projects").rglob("*.py")]:
         fired |= {code for _, code in _expected(fixture.read_text(encoding="utf-8"))[0]}
     assert {rule.code for rule in RULES} <= fired
 
@@ -133,3 +138,7 @@ def test_checking_leaves_no_reference_cycles() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_a_binary_file_named_py_is_not_source() -> None:
+    assert check_source(b"MZ\x90\x00\x03\x00\x00\x00" + bytes(range(256)), "lib.py") == []

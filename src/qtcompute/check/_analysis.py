@@ -13,10 +13,13 @@ from functools import cached_property
 
 from qtcompute.check import _knowledge as k
 from qtcompute.check._scopes import Binding, ClassInfo, FuncInfo, Pos, Recorder, Scope, pos
+from qtcompute.check._text import callee_text, calls_in, short
+
+__all__ = ["PROCESS_MODULES", "Module", "callee_text", "calls_in", "found_name", "short"]
 
 _BUILTINS = frozenset(dir(builtins))
 # imports that make a module "use processes" (QC001-QC007 look at no other module)
-PROCESS_MODULES = ("multiprocessing", "concurrent", "qtcompute", "loky", "pebble")
+PROCESS_MODULES = ("multiprocessing", "concurrent", "qtcompute", "loky", "pebble", "joblib")
 _MAX_DEPTH = 12  # how far a value is followed through assignments
 
 
@@ -36,24 +39,29 @@ class Module:
         self.guards = self._r.guards
         self._reach_memo: dict[str, dict[FuncInfo, tuple[ast.Call, FuncInfo] | None]] = {}
         self._class_memo: dict[tuple[str, ClassInfo], bool] = {}
+        self._callees_memo: dict[ast.Call, list[FuncInfo]] = {}
+        self._param_memo: dict[tuple[FuncInfo, str], str | None] = {}
 
     def release(self) -> None:
         """Drop the tables (see :meth:`Recorder.release`); the module cannot be asked again."""
         self._r.release()
         self._reach_memo.clear()
         self._class_memo.clear()
-        self.__dict__.pop("gui_functions", None)
+        self._callees_memo.clear()
+        self._param_memo.clear()
+        for name in ("gui_functions", "off_gui_functions", "callers"):
+            self.__dict__.pop(name, None)
 
     @cached_property
     def uses_processes(self) -> bool:
         """Whether the module imports anything that can start processes."""
-        for bindings in self._all_bindings():
+        for bindings in self.all_bindings():
             for b in bindings:
                 if b.how == "import" and b.qualname and b.qualname.startswith(PROCESS_MODULES):
                     return True
         return False
 
-    def _all_bindings(self) -> Iterator[list[Binding]]:
+    def all_bindings(self) -> Iterator[list[Binding]]:
         seen = {self._r.module_scope}
         yield from self._r.module_scope.bindings.values()
         for func in self.functions:
@@ -135,16 +143,58 @@ class Module:
                 return k.FUNCTION
             if binding.how == "self" and binding.func is not None and binding.func.cls:
                 return k.QT_OBJECT if self.is_qt_class(binding.func.cls) else None
+            if binding.how == "param" and binding.func is not None:
+                return self._param_kind(binding.func, binding.name, depth + 1)
             return None
         if isinstance(expr, ast.Attribute):
             cls = self.self_class(expr.value, scope, at)
             if cls is not None:
-                kinds = {
+                kinds = {  # ``self.pool = None`` until it is created does not count
                     self.kind_of(value, value_scope, value_at, depth + 1)
                     for value, value_scope, value_at in cls.attrs.get(expr.attr, ())
+                    if not (isinstance(value, ast.Constant) and value.value is None)
                 }
                 return kinds.pop() if len(kinds) == 1 else None
         return None
+
+    def _param_kind(self, func: FuncInfo, name: str, depth: int) -> str | None:
+        """The kind every call site of ``func`` in this file passes for parameter ``name``."""
+        key = (func, name)
+        if key not in self._param_memo:
+            self._param_memo[key] = None  # a cycle of calls answers "unknown"
+            self._param_memo[key] = self._param_kind_of(func, name, depth)
+        return self._param_memo[key]
+
+    def _param_kind_of(self, func: FuncInfo, name: str, depth: int) -> str | None:
+        node = func.node
+        if isinstance(node, ast.Lambda) or depth > _MAX_DEPTH:
+            return None
+        params = [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
+        if func.cls is not None and params:
+            params = params[1:]  # self: the call sites do not pass it
+        index = params.index(name) if name in params else None
+        kinds = set()
+        for call in self.callers.get(func, ()):
+            value = next((kw.value for kw in call.keywords if kw.arg == name), None)
+            if value is None and index is not None and index < len(call.args):
+                if any(isinstance(a, ast.Starred) for a in call.args[: index + 1]):
+                    return None
+                value = call.args[index]
+            if value is None:
+                return None
+            kinds.add(self.kind_of(value, self.scope_of(call), pos(call), depth + 1))
+        return kinds.pop() if len(kinds) == 1 else None
+
+    @cached_property
+    def callers(self) -> dict[FuncInfo, list[ast.Call]]:
+        """The call sites of each function of this file (a class call calls its ``__init__``)."""
+        found: dict[FuncInfo, list[ast.Call]] = {}
+        for call in self.calls:
+            if k.is_entry_point(self.qualname_at(call.func, call) or ""):
+                continue  # qtcompute.run(main) calls main() without these arguments
+            for callee in self.callees(call):
+                found.setdefault(callee, []).append(call)
+        return found
 
     def _call_kind(self, call: ast.Call, scope: Scope, at: Pos, depth: int) -> str | None:
         func = call.func
@@ -159,6 +209,8 @@ class Module:
         if cls is not None:
             if self.is_process_class(cls):
                 return k.PROCESS
+            if self.is_thread_class(cls):
+                return k.THREAD
             return k.QT_OBJECT if self.is_qt_class(cls) else None
         if isinstance(func, ast.Attribute) and qualname is None:
             receiver = self.kind_of(func.value, scope, at, depth + 1)
@@ -214,6 +266,14 @@ class Module:
     def is_process_class(self, cls: ClassInfo) -> bool:
         return self._class_is(cls, "process", k.PROCESS_CLASSES.__contains__)
 
+    def is_widget_class(self, cls: ClassInfo) -> bool:
+        """A widget lives in the GUI thread (a plain QObject may be moved to another)."""
+        return self._class_is(cls, "widget", k.is_widget_class)
+
+    def is_thread_class(self, cls: ClassInfo) -> bool:
+        """A ``threading.Thread`` or ``QThread`` subclass: its ``run`` runs in another thread."""
+        return self._class_is(cls, "thread", k.is_thread_class)
+
     def method(self, cls: ClassInfo, name: str, depth: int = 0) -> FuncInfo | None:
         found = cls.methods.get(name)
         if found is not None or depth > _MAX_DEPTH:
@@ -244,6 +304,36 @@ class Module:
                 found += self.instance_values(parent, name, depth + 1)
         return found
 
+    def instance_class(
+        self, expr: ast.expr, scope: Scope, at: Pos, depth: int = 0
+    ) -> ClassInfo | str | None:
+        """The class of the instance ``expr`` holds: a class of this file, the dotted name of an
+        imported one, or None. ``self``, ``w = Window()`` and ``self.w = Window()`` are known."""
+        values: list[tuple[ast.expr, Scope, Pos]] = []
+        if isinstance(expr, ast.Name):
+            binding = self.resolve(expr.id, scope, at)
+            if binding is not None and binding.how == "value" and binding.value is not None:
+                values = [(binding.value, binding.scope, binding.start)]
+            elif binding is not None and binding.how == "self" and binding.func is not None:
+                return binding.func.cls
+        elif isinstance(expr, ast.Attribute):
+            cls = self.self_class(expr.value, scope, at)
+            if cls is not None:
+                values = self.instance_values(cls, expr.attr)
+        for value, v_scope, v_at in values[:4]:
+            if isinstance(value, ast.Call):
+                local = self.class_ref(value.func, v_scope, v_at)
+                if local is not None:
+                    return local
+                name = self.qualname(value.func, v_scope, v_at)
+                if name is not None and not name.startswith("builtins."):
+                    return name
+            elif depth < 4 and isinstance(value, (ast.Name, ast.Attribute)):
+                found = self.instance_class(value, v_scope, v_at, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
     # -- functions and the call graph --------------------------------------------------------------
 
     def function_ref(self, expr: ast.expr, scope: Scope, at: Pos) -> FuncInfo | None:
@@ -257,6 +347,9 @@ class Module:
             return None
         if isinstance(expr, ast.Attribute):
             cls = self.self_class(expr.value, scope, at)
+            if cls is None:
+                owner = self.instance_class(expr.value, scope, at)
+                cls = owner if isinstance(owner, ClassInfo) else None
             return self.method(cls, expr.attr) if cls is not None else None
         if (
             isinstance(expr, ast.Call)
@@ -268,6 +361,12 @@ class Module:
 
     def callees(self, call: ast.Call) -> list[FuncInfo]:
         """The functions of this file that ``call`` runs (a class call runs ``__init__``)."""
+        found = self._callees_memo.get(call)
+        if found is None:
+            found = self._callees_memo[call] = self._callees(call)
+        return found
+
+    def _callees(self, call: ast.Call) -> list[FuncInfo]:
         scope, at = self.scope_of(call), pos(call)
         found: list[FuncInfo] = []
         if isinstance(call.func, ast.Name):
@@ -383,78 +482,21 @@ class Module:
     # -- the GUI thread ---------------------------------------------------------------------------
 
     @cached_property
+    def off_gui_functions(self) -> dict[FuncInfo, str]:
+        """Functions that run in another thread (``_threads.py``). Value: the reason."""
+        from qtcompute.check._threads import off_gui_functions
+
+        return off_gui_functions(self)
+
+    @cached_property
     def gui_functions(self) -> dict[FuncInfo, str]:
-        """Functions that run in the GUI thread: slots, and what they call. Value: the reason."""
-        found: dict[FuncInfo, str] = {}
-        for call in self.calls:
-            func = call.func
-            if not (isinstance(func, ast.Attribute) and func.attr == "connect" and call.args):
-                continue
-            scope, at = self.scope_of(call), pos(call)
-            if self.qualname(func.value, scope, at) is not None:
-                continue  # sqlite3.connect(...), QObject.connect(...): not a signal
-            target = self.function_ref(call.args[0], scope, at)
-            if target is not None and target not in found:
-                found[target] = f"connected to a signal on line {call.lineno}"
-        for func in self.functions:
-            if isinstance(func.node, ast.Lambda) or func in found:
-                continue
-            for decorator in func.node.decorator_list:
-                target = decorator.func if isinstance(decorator, ast.Call) else decorator
-                qualname = self.qualname(target, func.scope.parent or func.scope, pos(func.node))
-                if qualname and k.is_slot_decorator(qualname):
-                    found[func] = "a Qt slot"
-        pending = list(found)
-        while pending:
-            func = pending.pop()
-            for call in func.calls:
-                for callee in self.callees(call):
-                    if callee not in found:
-                        found[callee] = (
-                            f"called from {found_name(func)}, which runs in the GUI thread"
-                        )
-                        pending.append(callee)
-        return found
+        """Functions that run in the GUI thread (``_threads.py``). Value: the reason."""
+        from qtcompute.check._threads import gui_functions
+
+        return gui_functions(self)
 
 
 def found_name(func: FuncInfo) -> str:
     if func.cls is not None:
         return f"{func.cls.name}.{func.name}()"
     return f"{func.name}()" if func.name != "<lambda>" else f"the lambda on line {func.node.lineno}"
-
-
-def calls_in(node: ast.AST) -> list[ast.Call]:
-    """The calls that running ``node`` makes, in source order, not entering nested functions."""
-    found: list[ast.Call] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, ast.Call):
-            found.append(current)
-        for child in ast.iter_child_nodes(current):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                stack.append(child)
-    found.sort(key=pos)
-    return found
-
-
-def short(node: ast.AST, limit: int = 40) -> str:
-    """Source text of ``node`` on one line, shortened to ``limit`` characters."""
-    try:
-        text = " ".join(ast.unparse(node).split())
-    except RecursionError:  # a statement nested thousands deep
-        text = type(node).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def callee_text(call: ast.Call) -> str:
-    """``mp.Process(...).start()`` for a call: the arguments dropped, messages stay short."""
-    return f"{_dotted(call.func)}()"
-
-
-def _dotted(expr: ast.expr) -> str:
-    if isinstance(expr, ast.Attribute):
-        return f"{_dotted(expr.value)}.{expr.attr}"
-    if isinstance(expr, ast.Call):
-        return f"{_dotted(expr.func)}(...)"
-    return expr.id if isinstance(expr, ast.Name) else "(...)"

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from qtcompute.check._entries import grammar_version
 from qtcompute.check._format import format_json, format_sarif, format_text
 from qtcompute.check._jobs import available_cpus
 from qtcompute.check._runner import check_paths, unknown_codes
@@ -56,6 +57,19 @@ def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
     help="Worker processes for many files [default: the number of CPUs]; 1 checks in this "
     "process. The output is the same for any number.",
 )
+@click.option(
+    "--all-scripts",
+    is_flag=True,
+    help="QC002/QC011 on every program, not only those plausibly frozen (Qt, a .spec, "
+    "sys.frozen, [tool.qtcompute]).",
+)
+@click.option(
+    "--target-version",
+    metavar="pyXY",
+    default=None,
+    help="The Python grammar to read files with (py310 ... py315) [default: requires-python's "
+    "upper bound, else the newest].",
+)
 def check(
     paths: tuple[str, ...],
     output_format: str,
@@ -65,17 +79,25 @@ def check(
     output: click.utils.LazyFile,
     statistics: bool,
     jobs: int | None,
+    all_scripts: bool,
+    target_version: str | None,
 ) -> None:
     """Check Python files and folders for multiprocessing and freezing pitfalls.
 
     Silence one line with `# noqa: QC003` (or a bare `# noqa`). Rules: docs/rules/.
     """
+    try:
+        grammar_version(target_version, None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--target-version") from None
     report = check_paths(
         paths,
         select=select,
         ignore=ignore,
         exclude=exclude,
         jobs=available_cpus() if jobs is None else jobs,
+        all_scripts=all_scripts,
+        target_version=target_version,
     )
     if output_format == "json":
         output.write(format_json(report.findings))

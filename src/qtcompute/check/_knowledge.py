@@ -18,7 +18,9 @@ EXECUTOR = "executor"  # a process pool that starts its workers on the first sub
 THREADS = "threads"  # a thread pool: nothing is pickled, nothing is spawned
 MANAGER = "manager"  # a multiprocessing manager (a server process)
 CONTEXT = "context"  # a multiprocessing context from get_context()
-QUEUE = "queue"  # a queue whose .get() blocks
+QUEUE = "queue"  # a multiprocessing queue whose .get() blocks (what is put is pickled)
+THREAD_QUEUE = "thread_queue"  # a queue.Queue: shared between threads, nothing is pickled
+THREAD = "thread"  # a threading.Thread or a QThread: .join()/.wait() block
 PIPE = "pipe"  # the (conn1, conn2) pair returned by Pipe()
 CONNECTION = "connection"  # one end of a pipe: .recv() blocks
 FUTURE = "future"  # a Future, AsyncResult or TaskFuture: .result()/.get() block
@@ -64,10 +66,12 @@ CONSTRUCTORS: dict[str, str] = {
     "multiprocessing.queues.Queue": QUEUE,
     "multiprocessing.queues.SimpleQueue": QUEUE,
     "multiprocessing.queues.JoinableQueue": QUEUE,
-    "queue.Queue": QUEUE,
-    "queue.SimpleQueue": QUEUE,
-    "queue.LifoQueue": QUEUE,
-    "queue.PriorityQueue": QUEUE,
+    "queue.Queue": THREAD_QUEUE,
+    "queue.SimpleQueue": THREAD_QUEUE,
+    "queue.LifoQueue": THREAD_QUEUE,
+    "queue.PriorityQueue": THREAD_QUEUE,
+    "threading.Thread": THREAD,
+    "threading.Timer": THREAD,
     "multiprocessing.Pipe": PIPE,
     "multiprocessing.connection.Pipe": PIPE,
     "multiprocessing.connection.Client": CONNECTION,
@@ -105,17 +109,36 @@ SEND_METHODS = frozenset(
         "starmap_async",
     }
 )
-# Of those, the ones that return a future-like object.
+# Methods of a thread pool (or an event loop) that run a function in another thread.
+THREAD_SEND_METHODS = frozenset({"submit", "map", "apply_async", "run_in_executor"})
+# Of SEND_METHODS, the ones that return a future-like object.
 FUTURE_METHODS = frozenset({"submit", "schedule", "apply_async", "map_async", "starmap_async"})
 
 FREEZE_SUPPORT = frozenset(
     {"multiprocessing.freeze_support", "multiprocessing.spawn.freeze_support"}
 )
+# joblib's process parallelism runs on loky, whose workers start by running sys.executable with
+# loky's own arguments: in a frozen app that is the app itself, and freeze_support() never sees it.
+JOBLIB_PARALLEL = frozenset({"joblib.Parallel", "joblib.parallel.Parallel",
+                             "sklearn.utils.parallel.Parallel"})  # fmt: skip
+LOKY_EXECUTORS = frozenset({"loky.get_reusable_executor", "loky.ProcessPoolExecutor",
+                            "joblib.externals.loky.get_reusable_executor",
+                            "joblib.externals.loky.ProcessPoolExecutor"})  # fmt: skip
+JOBLIB_BACKEND_CONTEXTS = frozenset({"joblib.parallel_backend", "joblib.parallel_config",
+                                     "joblib.parallel.parallel_backend",
+                                     "joblib.parallel.parallel_config",
+                                     "sklearn.utils.parallel_backend"})  # fmt: skip
+# back ends of joblib that run in this process (threads) or through multiprocessing itself
+JOBLIB_NON_LOKY = frozenset({"threading", "sequential", "multiprocessing", "dask", "qtcompute"})
+
 ENTRY_POINTS = frozenset({"qtcompute.run", "qtcompute.freeze.run"})
 ENTRY_DECORATORS = frozenset({"qtcompute.main", "qtcompute.freeze.main"})
 SET_START_METHOD = frozenset({"multiprocessing.set_start_method"})
 
 QT_PACKAGES = frozenset({"PyQt5", "PyQt6", "PySide2", "PySide6", "qtpy"})
+# importing one of these makes a program a Qt app (freezing it is plausible)
+QT_APP_PACKAGES = QT_PACKAGES | {"pyqtgraph", "superqt", "qtawesome", "PyQt4", "PySide"}
+QTHREAD_CLASSES = frozenset({"QThread"})  # last name, under any Qt package
 # Qt value types that PyQt and PySide can pickle; every other Qt class wraps a C++ object that
 # cannot cross a process boundary.
 PICKLABLE_QT = frozenset(
@@ -157,9 +180,28 @@ def constructor_kind(qualname: str) -> str | None:
     if head.startswith("qtcompute.qt") and last[:1].isupper():
         # The Qt bridge (qtcompute.qt) hands functions to a pool: treat its classes as executors.
         return EXECUTOR
+    if is_thread_class(qualname):
+        return THREAD
     if is_qt_class(qualname):
         return QT_OBJECT
     return None
+
+
+_WIDGET_NAME = re.compile(
+    r"^Q\w*(Widget|Window|Dialog|Frame|View|Button|Label|Edit|Box|Bar|Area|Menu|Splitter|Wizard)$"
+)
+
+
+def is_widget_class(qualname: str) -> bool:
+    top, last = qualname.partition(".")[0], qualname.rpartition(".")[2]
+    return top in QT_APP_PACKAGES and bool(_WIDGET_NAME.match(last))
+
+
+def is_thread_class(qualname: str) -> bool:
+    if qualname == "threading.Thread":
+        return True
+    top, last = qualname.partition(".")[0], qualname.rpartition(".")[2]
+    return top in QT_PACKAGES and last in QTHREAD_CLASSES
 
 
 def is_qt_class(qualname: str) -> bool:

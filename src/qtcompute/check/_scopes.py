@@ -17,6 +17,7 @@ Code is sorted into three regions, by when it runs:
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 Pos = tuple[int, int]
@@ -87,22 +88,50 @@ def end(node: ast.AST) -> Pos:
     return (node.end_lineno or node.lineno, node.end_col_offset or 0)  # type: ignore[attr-defined]
 
 
+# A call that stands for the main guard: ``if is_main():``, ``if is_main_process():``.
+_GUARD_FUNCTION = re.compile(r"(?i)^_?is_?main(_?process)?$")
+
+
 def main_guard(test: ast.expr) -> bool | None:
-    """True for ``__name__ == "__main__"``, False for ``!=``, None for any other test."""
+    """True for a main guard, False for its negation, None for any other test.
+
+    A main guard is ``__name__ == "__main__"``, or a test that is true only in the parent
+    process: ``current_process().name == "MainProcess"``, ``parent_process() is None``, or a
+    call to a function named like ``is_main()``/``is_main_process()``.
+    """
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = main_guard(test.operand)
+        return None if inner is None else not inner
+    if isinstance(test, ast.Call) and not test.args and not test.keywords:
+        name = (
+            test.func.attr if isinstance(test.func, ast.Attribute) else getattr(test.func, "id", "")
+        )
+        return True if _GUARD_FUNCTION.match(name) else None
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
         return None
     left, right = test.left, test.comparators[0]
-    if isinstance(right, ast.Name):
+    if isinstance(right, (ast.Name, ast.Attribute, ast.Call)):
         left, right = right, left
-    if not (
-        isinstance(left, ast.Name)
-        and left.id == "__name__"
-        and isinstance(right, ast.Constant)
-        and right.value == "__main__"
-    ):
-        return None
     op = test.ops[0]
+    if _parent_process_call(left) and isinstance(right, ast.Constant) and right.value is None:
+        return True if isinstance(op, ast.Is) else False if isinstance(op, ast.IsNot) else None
+    if not isinstance(right, ast.Constant):
+        return None
+    dunder = right.value == "__main__" and isinstance(left, ast.Name) and left.id == "__name__"
+    process = (
+        right.value == "MainProcess" and isinstance(left, ast.Attribute) and left.attr == "name"
+    )
+    if not (dunder or process):
+        return None
     return True if isinstance(op, ast.Eq) else False if isinstance(op, ast.NotEq) else None
+
+
+def _parent_process_call(expr: ast.expr) -> bool:
+    if not isinstance(expr, ast.Call):
+        return False
+    func = expr.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name == "parent_process"
 
 
 class Recorder:
@@ -278,7 +307,10 @@ class Recorder:
             prefix = "." * node.level + (node.module or "")
             for alias in node.names:
                 if alias.name != "*":
-                    qualname = f"{prefix}.{alias.name}" if prefix else alias.name
+                    if node.module is None:  # ``from . import x``: x in this package
+                        qualname = "." * node.level + alias.name
+                    else:
+                        qualname = f"{prefix}.{alias.name}"
                     binding = Binding(
                         alias.asname or alias.name, "import", start, stop, scope, qualname=qualname
                     )

@@ -12,6 +12,9 @@ from qtcompute.check.rules import (
     qc007_qt_object_to_process,
     qc008_blocking_wait_in_gui,
     qc009_swallowed_worker_errors,
+    qc010_submit_call_result,
+    qc011_loky_in_frozen_app,
+    qc012_module_level_shared_state,
 )
 from qtcompute.check.rules._base import Hit, Rule
 
@@ -25,6 +28,9 @@ RULES: tuple[Rule, ...] = (
     qc007_qt_object_to_process.RULE,
     qc008_blocking_wait_in_gui.RULE,
     qc009_swallowed_worker_errors.RULE,
+    qc010_submit_call_result.RULE,
+    qc011_loky_in_frozen_app.RULE,
+    qc012_module_level_shared_state.RULE,
 )
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
 

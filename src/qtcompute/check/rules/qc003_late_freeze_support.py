@@ -3,8 +3,9 @@ Checks that `multiprocessing.freeze_support()` (or the qtcompute entry point, `q
 or a function decorated `@qtcompute.main`) is the first thing the main guard runs. When the call
 sits in a function the guard calls (`main()`), the statements before it there count too.
 
-Imports, docstrings, `pass`, function and class definitions, and assignments that call nothing
-do not count; any statement that calls something or reads `sys.argv` does.
+Imports, docstrings, `pass`, function and class definitions, assignments that call nothing,
+and `set_start_method()`/`get_start_method()`/`set_executable()` (also inside a `try`) do not
+count; any statement that calls something or reads `sys.argv` does.
 
 ## Why is this bad?
 In a frozen app every worker process starts by running the main guard. `freeze_support()` is
@@ -27,6 +28,12 @@ if __name__ == "__main__":
     multiprocessing.freeze_support()
     app = QApplication(sys.argv)
 ```
+
+## Known limitations
+- The order is followed through functions of the same file only; a `main()` imported from
+  another module that runs code before its own `freeze_support()` is not judged.
+- A statement that only looks harmless (`x = CONSTANT`) is not counted; one that calls anything
+  is, even if the call is cheap and safe in a worker.
 
 ## References
 - [Python: multiprocessing.freeze_support](https://docs.python.org/3/library/multiprocessing.html#multiprocessing.freeze_support)
@@ -54,13 +61,22 @@ _QUIET = (
 )
 
 
+_HARMLESS = frozenset({"set_start_method", "get_start_method", "set_executable"})
+
+
 def _runs_code(stmt: ast.stmt) -> bool:
     if isinstance(stmt, _QUIET):
         return False
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
         return False
-    if calls_in(stmt):
-        return True
+    calls = calls_in(stmt)
+    if calls:
+        # setting the start method again is harmless in a worker: spawn's bootstrap forces it
+        return not all(
+            isinstance(c.func, (ast.Attribute, ast.Name))
+            and (c.func.attr if isinstance(c.func, ast.Attribute) else c.func.id) in _HARMLESS
+            for c in calls
+        )
     return any(
         isinstance(node, ast.Attribute)
         and node.attr == "argv"

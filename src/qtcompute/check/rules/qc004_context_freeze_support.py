@@ -24,6 +24,10 @@ if __name__ == "__main__":
     multiprocessing.freeze_support()
 ```
 
+## Known limitations
+- The context must be known from an assignment in the same file (`ctx = get_context(...)`); a
+  context passed in as a parameter from another module is not recognised.
+
 ## References
 - [PyInstaller: multiprocessing runtime hook](https://github.com/pyinstaller/pyinstaller/blob/develop/PyInstaller/hooks/rthooks/pyi_rth_multiprocessing.py)
 - [Python: multiprocessing.freeze_support](https://docs.python.org/3/library/multiprocessing.html#multiprocessing.freeze_support)

@@ -31,6 +31,10 @@ if __name__ == "__main__":
     main()
 ```
 
+## Known limitations
+- Process starts and `set_start_method()` are ordered through functions of the same file only.
+- A call behind a condition (`if sys.platform == "darwin":`) counts as if it always ran.
+
 ## References
 - [Python: contexts and start methods](https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods)
 """

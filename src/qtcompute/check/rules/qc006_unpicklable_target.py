@@ -14,6 +14,12 @@ a parameter) is judged by what was stored there, not as a bound method: it is re
 everything stored in it is one of the above. A parameter is never reported, whatever its default,
 since a caller may pass a module-level function.
 
+A static or class method reached through `self` is not a bound method and is not reported. A
+bound method of a Qt class that defines `__reduce__` (or `__reduce_ex__`) is not reported:
+the class says how it is pickled. One that defines only `__getstate__` is not reported under
+PyQt, and is under PySide (and `qtpy`, which may load it), since PySide keeps signal instances
+in the instance `__dict__`.
+
 ## Why is this bad?
 Under `spawn` (Windows, macOS, frozen apps) the function travels to the worker by pickle, which
 stores a module-level function by its qualified name and looks it up again in the worker. A
@@ -38,6 +44,12 @@ with ProcessPoolExecutor() as executor:
     future = executor.submit(run_heavy, data)
 ```
 
+## Known limitations
+- Only what the file itself defines is known: a nested function imported from another module,
+  or a bound method of a widget that arrives as a parameter, is not recognised.
+- Pickling hooks (`__reduce__`, `__getstate__`) are looked for on the class and its bases in the
+  same file only.
+
 ## References
 - [Python: what can be pickled and unpickled](https://docs.python.org/3/library/pickle.html#what-can-be-pickled-and-unpickled)
 - [Python: multiprocessing programming guidelines (spawn)](https://docs.python.org/3/library/multiprocessing.html#the-spawn-and-forkserver-start-methods)
@@ -50,7 +62,7 @@ from collections.abc import Iterator
 
 from qtcompute.check import _knowledge as k
 from qtcompute.check._analysis import Module, short
-from qtcompute.check._scopes import Pos, Scope, pos
+from qtcompute.check._scopes import ClassInfo, FuncInfo, Pos, Scope, pos
 from qtcompute.check._sends import iter_sends
 from qtcompute.check.rules._base import Hit, Rule
 
@@ -91,8 +103,48 @@ def _problem(module: Module, fn: ast.expr, scope: Scope, at: Pos, depth: int = 0
             return None
         return f"`{short(fn)}` (set to {problems[0]})"
     if module.kind_of(fn.value, scope, at) == k.QT_OBJECT:
+        owner = module.instance_class(fn.value, scope, at)
+        if not isinstance(owner, ClassInfo):
+            return f"`{short(fn)}` (a bound method of a Qt object)"
+        method = module.method(owner, fn.attr)
+        if method is not None and _unbound(method):
+            return None  # a static or class method pickles by its qualified name
+        if module.method(owner, "__reduce__") or module.method(owner, "__reduce_ex__"):
+            return None  # the class says how to pickle itself
+        if module.method(owner, "__getstate__"):
+            if _binding(module) == "pyqt":
+                return None
+            return (
+                f"`{short(fn)}` (a bound method of a Qt object: PySide keeps signal instances "
+                "in the instance __dict__, so its __getstate__ state still cannot be pickled)"
+            )
         return f"`{short(fn)}` (a bound method of a Qt object)"
     return None
+
+
+def _unbound(method: FuncInfo) -> bool:
+    if isinstance(method.node, ast.Lambda):
+        return False
+    for decorator in method.node.decorator_list:
+        name = (
+            decorator.attr if isinstance(decorator, ast.Attribute) else getattr(decorator, "id", "")
+        )
+        if name in ("staticmethod", "classmethod"):
+            return True
+    return False
+
+
+def _binding(module: Module) -> str:
+    """``pyqt`` or ``pyside`` when the module imports only that family, else ``either``."""
+    tops = {
+        (b.qualname or "").partition(".")[0]
+        for bindings in module.all_bindings()
+        for b in bindings
+        if b.how == "import"
+    }
+    families = {"pyqt" for t in tops if t in ("PyQt5", "PyQt6")}
+    families |= {"pyside" for t in tops if t in ("PySide2", "PySide6", "qtpy")}
+    return families.pop() if len(families) == 1 else "either"
 
 
 def check(module: Module) -> Iterator[Hit]:

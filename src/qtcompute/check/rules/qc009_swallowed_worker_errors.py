@@ -5,6 +5,13 @@ same file used as a `Process` target or sent to a process pool (see QC006), or a
 `while` loop that calls `.get()` on one of its parameters (a queue-consuming loop, like the
 seed's `calculate`).
 
+The loop must be the worker's task loop, the one that takes work from a queue (`while` with a
+`.get()`, or `for task in iter(q.get, None):`): a `for` loop over data that skips a failing item
+still ends and returns, so nobody waits forever. Not reported either: a `try` whose body ends
+the loop with `break` (try the next alternative until one works), and a `try` whose only
+statement waits with a timeout (`q.get(timeout=5)`, `q.get_nowait()`: what it swallows is
+`queue.Empty`).
+
 ## Why is this bad?
 The worker survives every error, bad input and bug alike, and drops it. The caller waits for a
 result that never arrives (the seed's GUI blocks forever in `output_queue.get()`), and nothing in
@@ -33,6 +40,12 @@ def worker(input_queue, output_queue):
             output_queue.put(("error", repr(exc)))
 ```
 
+## Known limitations
+- A handler that logs to a place nobody reads, or only counts errors, is not reported: only a
+  body of `pass`/`continue` (and docstrings) is.
+- Worker functions sent from another module are not known as workers unless they consume a
+  parameter's `.get()` in a loop.
+
 ## References
 - [Python: handling exceptions](https://docs.python.org/3/tutorial/errors.html#handling-exceptions)
 - [flake8-bugbear B001 / pycodestyle E722: bare except](https://github.com/PyCQA/flake8-bugbear)
@@ -60,6 +73,20 @@ def _walk(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
         node = stack.pop()
         yield node
         stack.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, _NESTED))
+
+
+_LOOPS = (ast.While, ast.For, ast.AsyncFor)
+
+
+def _walk_loop(nodes: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Like :func:`_walk`, not entering inner loops either: each loop judges its own ``try``."""
+    stack: list[ast.AST] = [n for n in nodes if not isinstance(n, _LOOPS)]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(
+            c for c in ast.iter_child_nodes(node) if not isinstance(c, (*_NESTED, *_LOOPS))
+        )
 
 
 def _consumes_parameter(func: FuncInfo) -> bool:
@@ -110,14 +137,66 @@ def _silent(handler: ast.ExceptHandler) -> bool:
     )
 
 
+_NON_BLOCKING = frozenset({"get_nowait", "recv", "poll", "get", "put", "put_nowait"})
+
+
+def _over_alternatives(loop: ast.AST) -> bool:
+    """A ``for`` loop over data, not the worker's task loop.
+
+    A worker's ``for item in items:`` that drops a failing item still returns its result, so
+    nobody waits forever; only a loop that takes its work from a queue does:
+    ``while True: ... q.get()`` or ``for task in iter(q.get, None):``.
+    """
+    if not isinstance(loop, (ast.For, ast.AsyncFor)):
+        return False
+    source = loop.iter
+    return not (
+        isinstance(source, ast.Call)
+        and isinstance(source.func, ast.Name)
+        and source.func.id == "iter"
+        and source.args
+        and isinstance(source.args[0], ast.Attribute)
+        and source.args[0].attr in ("get", "recv")
+    )
+
+
+def _expected_failure(node: ast.Try) -> bool:
+    """A ``try`` whose failure is the expected answer, not a lost error.
+
+    ``try: ...; break`` tries one alternative and stops at the first that works; a ``try`` that
+    only waits with a timeout (``q.get(timeout=5)``, ``get_nowait()``) swallows ``queue.Empty``.
+    """
+    if any(isinstance(n, ast.Break) for stmt in node.body for n in _walk([stmt])):
+        return True
+    calls = [c for stmt in node.body for c in _walk([stmt]) if isinstance(c, ast.Call)]
+    waits = [
+        c
+        for c in calls
+        if isinstance(c.func, ast.Attribute)
+        and c.func.attr in _NON_BLOCKING
+        and (
+            c.func.attr in ("get_nowait", "poll")
+            or any(kw.arg in ("timeout", "block") for kw in c.keywords)
+            or len(c.args) >= (2 if c.func.attr in ("get", "put") else 1)
+        )
+    ]
+    return (
+        bool(waits)
+        and len(node.body) == 1
+        and all(c in waits or any(c in ast.walk(w) for w in waits) for c in calls)
+    )
+
+
 def check(module: Module) -> Iterator[Hit]:
     for func in _workers(module):
         reported: set[ast.ExceptHandler] = set()
         for loop in _walk(func.body):
             if not isinstance(loop, (ast.While, ast.For, ast.AsyncFor)):
                 continue
-            for node in _walk(loop.body):
-                if not isinstance(node, _TRY):
+            if _over_alternatives(loop):
+                continue
+            for node in _walk_loop(loop.body):
+                if not isinstance(node, _TRY) or _expected_failure(node):
                     continue
                 for handler in node.handlers:
                     if handler in reported or not _silent(handler):
