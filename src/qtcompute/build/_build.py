@@ -361,7 +361,14 @@ class _SourceRun:
 
     def plan(self) -> dict[str, Any]:
         """For the spec: what the bundle must hold (raises if the app failed from source)."""
-        return _plan(self.options, self.script, self.finish(), self.binding)
+        waiting = time.perf_counter()
+        try:
+            run = self.finish()
+        finally:
+            # What the run from source adds to the build: the Analysis waited this long for it.
+            waited = round(time.perf_counter() - waiting, 3)
+            self.report.durations_s["waited for the run from source"] = waited
+        return _plan(self.options, self.script, run, self.binding)
 
 
 def _plan(
