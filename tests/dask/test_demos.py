@@ -85,3 +85,31 @@ def test_the_fractal_explorer_renders_the_same_picture_on_the_cluster(qtbot, clu
         if not is_deleted(window):
             window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def test_offering_the_options_bundles_no_dask_in_a_frozen_app():
+    """PyInstaller follows every import statement, in function bodies too: what the demos
+    import statically (qtcompute.dask and its argv helper) must name neither Dask nor the
+    modules that import it, or each frozen demo carries 70 MB of Dask (measured: 156 MB against
+    91 MB for the calculator)."""
+    import ast
+
+    import qtcompute.dask
+    import qtcompute.dask._argv
+
+    for module in (qtcompute.dask, qtcompute.dask._argv):
+        tree = ast.parse(Path(module.__file__).read_text())
+        named = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                named |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                named |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+        heavy = {
+            name
+            for name in named
+            if name.split(".")[0] in ("dask", "distributed", "tornado", "cloudpickle")
+            or name.startswith(("qtcompute.dask._pool", "qtcompute.dask._remote"))
+            or name.startswith(("qtcompute.dask._connect", "qtcompute.dask.client"))
+        }
+        assert heavy == set(), f"{module.__name__} imports {sorted(heavy)}"

@@ -69,7 +69,9 @@ def __dir__() -> list[str]:
 def _require_distributed() -> None:
     """Import ``distributed``, or say how to install it."""
     try:
-        import distributed  # noqa: F401
+        # By name: PyInstaller follows import statements, even inside functions, and every app
+        # that merely offers --cluster would carry Dask (70 MB) in its frozen build.
+        importlib.import_module("distributed")
     except ImportError as exc:
         raise ImportError(
             f"qtcompute.dask runs tasks on a Dask cluster and needs Dask's distributed "
