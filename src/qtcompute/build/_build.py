@@ -127,6 +127,17 @@ def build_app(options: BuildOptions, progress: ProgressCallback | None = None) -
     return report
 
 
+def default_cap(workers: int) -> int:
+    """The process cap of a verified run's tree when ``--max-processes`` is not given.
+
+    The smoke run starts the real app, which may hold a qtcompute pool *and* another library's
+    workers (joblib's loky: ``n_jobs`` workers and a resource tracker), beside the onefile
+    bootloader pair and multiprocessing's resource tracker. Two processes per CPU plus eight
+    leaves room for that; a fork bomb passes it within a second or two all the same.
+    """
+    return 2 * workers + 8
+
+
 def _build(options: BuildOptions, script: Path, report: BuildReport, say: ProgressCallback) -> None:
     refusal = onefile_windowed_refusal(onefile=options.onefile, windowed=options.windowed)
     if refusal:
@@ -139,7 +150,7 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         qt = replace(qt, named_modules=qt.named_modules | {"QtTest"})
     report.binding = qt.binding
     workers = options.workers or os.cpu_count() or 1
-    cap = options.max_processes or workers + 3
+    cap = options.max_processes or default_cap(workers)
     source = _SourceRun(options, script, report, say, qt.binding, cap)
 
     # 2. freeze, trimmed (and completed with what the run from source used)

@@ -40,7 +40,7 @@ from qtcompute.freeze._smoke import DEFAULT_SETTLE
 @click.option(
     "--max-processes",
     type=click.IntRange(min=1),
-    help="Process cap of the self-test's tree (default: workers + 3).",
+    help="Process cap of a verified run's tree (default: 2 x workers + 8).",
 )
 @click.option(
     "--smoke",
