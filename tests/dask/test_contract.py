@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import pickle
 import threading
 
 import dask_tasks as tasks
@@ -114,10 +115,13 @@ def test_errors_keep_their_type_with_the_workers_traceback(make_pool):
         pool.submit(tasks.raise_unpicklable_error).result(timeout=60)
 
 
-def test_unpicklable_arguments_fail_at_submit(make_pool):
+def test_unpicklable_arguments_fail_the_future_not_submit(make_pool):
     pool = make_pool(2)
-    with pytest.raises(NotPicklableError, match="argument 2"):
-        pool.submit(tasks.add, 1, threading.Lock())
+    future = pool.submit(tasks.add, 1, threading.Lock())  # never raises: a slot may submit
+    with pytest.raises(NotPicklableError, match="argument 2") as caught:
+        future.result(timeout=60)
+    assert isinstance(caught.value, pickle.PicklingError)
+    assert pool.submit(tasks.add, 1, 2).result(timeout=60) == 3, "the pool goes on"
     with pytest.raises(TypeError, match="callable"):
         pool.submit(42)  # type: ignore[arg-type]
 

@@ -19,8 +19,8 @@ APP = Path(__file__).resolve().parent / "apps" / "dask_client.py"
 pytestmark = [pytest.mark.slow, pytest.mark.build, pytest.mark.timeout(1800)]
 
 
-@pytest.fixture(scope="session")
-def frozen_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module")  # the cluster's scope: the build's smoke runs use it too
+def frozen_client(tmp_path_factory: pytest.TempPathFactory, cluster) -> Path:
     out = tmp_path_factory.mktemp("dask-client")
     report = out / "report.json"
     command = [
@@ -28,7 +28,13 @@ def frozen_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--distpath", str(out / "dist"), "--workpath", str(out / "work"),
         "--report", str(report),
     ]  # fmt: skip
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    # The smoke runs (from source, then frozen) start the app with no arguments: it finds the
+    # scheduler the way Dask's own clients do.
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "DASK_SCHEDULER_ADDRESS": cluster.scheduler_address,
+    }
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return Path(json.loads(report.read_text())["executable"])

@@ -201,3 +201,9 @@ def log_while_a_signal_handler_logs(n):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
     return n + count[0]
+
+
+def own_peak_memory():
+    from qtcompute.engine._governance import peak_memory
+
+    return peak_memory()

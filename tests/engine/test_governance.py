@@ -154,6 +154,16 @@ def test_the_limit_is_set_in_every_worker(make_pool):
     assert pool.submit(tasks.data_limit).result(timeout=60) == (LIMIT, LIMIT)
 
 
+def test_a_worker_reports_its_own_peak_not_its_spawning_parents(make_pool):
+    # The kernel carries ru_maxrss over fork and exec: a worker spawned by a big GUI process
+    # would report the GUI's peak, and on macOS fail every task for it.
+    ballast = bytearray(b"\x01") * (2 * LIMIT)  # written, so resident in this process
+    pool = make_pool(1, memory_limit=LIMIT)
+    peak = pool.submit(tasks.own_peak_memory).result(timeout=60)
+    del ballast
+    assert peak is not None and 0 < peak < LIMIT
+
+
 @pytest.mark.parametrize(
     ("fn", "args"),
     [(tasks.allocate, (2 * LIMIT,)), (tasks.allocate_in_steps, (16 * MiB, 32))],

@@ -37,7 +37,11 @@ from qtcompute.engine import PoolStats  # noqa: E402
 from qtcompute.engine._messages import Failure  # noqa: E402
 from qtcompute.engine._pickling import unpack_exception  # noqa: E402
 from qtcompute.engine._pool import _results_in_order, _run_chunk  # noqa: E402
-from qtcompute.engine.errors import PoolShutdownError, TaskTimeoutError  # noqa: E402
+from qtcompute.engine.errors import (  # noqa: E402
+    NotPicklableError,
+    PoolShutdownError,
+    TaskTimeoutError,
+)
 
 log = logging.getLogger("qtcompute.dask")
 
@@ -168,8 +172,9 @@ class DaskPool(Executor):
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> DaskFuture[T]:
         """Run ``fn(*args, **kwargs)`` on a Dask worker; return its future at once.
 
-        Raises :class:`~qtcompute.errors.NotPicklableError` (a ``TypeError``) at once if the
-        function or an argument cannot be sent to a worker.
+        If the function or an argument cannot be sent to a worker, the future fails at once
+        with :class:`~qtcompute.errors.NotPicklableError` (a ``TypeError`` and a
+        ``pickle.PicklingError``), as :class:`~qtcompute.Pool`'s does.
         """
         return self.schedule(fn, args, kwargs, timeout=self._task_timeout)
 
@@ -201,6 +206,17 @@ class DaskPool(Executor):
             self._tasks[key] = task
         try:
             blob, buffers = _connect.pack(self._client, fn, tuple(args), dict(kwargs or {}))
+        except NotPicklableError as error:
+            # The future fails with it, as Pool's and ProcessPoolExecutor's do: raising here
+            # would abort a PyQt5 app from the slot that submitted. The tracebacks hold the
+            # frames that hold the arguments: drop them, the message names the culprit.
+            with self._lock:
+                self._tasks.pop(key, None)
+            error.__traceback__ = None
+            if error.__cause__ is not None:
+                error.__cause__.__traceback__ = None
+            future._settle(None, error)
+            return future
         except BaseException:
             with self._lock:
                 self._tasks.pop(key, None)

@@ -205,8 +205,15 @@ def _enforce(limit: int) -> None:
 
 
 def peak_memory() -> int | None:
-    """The worker's peak memory use in bytes: resident (``getrusage``) on POSIX, committed
-    private bytes on Windows (what a job's process memory limit counts); None if unknown."""
+    """The worker's own peak memory use in bytes; None if unknown.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, the high-water mark of this process image's
+    resident memory. Not ``getrusage``'s ``ru_maxrss``: the kernel carries it over ``fork`` and
+    ``exec``, so a worker spawned by a 1 GB GUI reports 1 GB before its first task. macOS:
+    ``ru_maxrss`` once it has grown past its value at the worker's start (so the same carried
+    value never counts as the worker's), the current resident size before that. Windows:
+    committed private bytes, what a job's process memory limit counts.
+    """
     if sys.platform == "win32":
         try:
             import psutil
@@ -214,7 +221,35 @@ def peak_memory() -> int | None:
             return int(psutil.Process().memory_info().peak_pagefile)  # peak private bytes
         except Exception:
             return None
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/self/status", "rb") as status:
+                for line in status:
+                    if line.startswith(b"VmHWM:"):
+                        return int(line.split()[1]) * 1024  # kB
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
     import resource
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS
+    if peak > _MAXRSS_AT_START:
+        return peak
+    try:
+        import psutil
+
+        return int(psutil.Process().memory_info().rss)
+    except Exception:
+        return None
+
+
+def _maxrss_at_start() -> int:
+    if sys.platform == "win32" or sys.platform.startswith("linux"):
+        return 0
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+# Read when a worker imports the engine, before any task: what exec carried over.
+_MAXRSS_AT_START = _maxrss_at_start()

@@ -1,7 +1,10 @@
-"""A frozen cluster client: connects to the scheduler given on its command line, runs a task
-of its own ``__main__`` there (cloudpickled by value), and prints the outcome as JSON."""
+"""A frozen cluster client: connects to the scheduler given on its command line (or, as Dask's
+own clients do, in ``DASK_SCHEDULER_ADDRESS``: how ``qtcompute build``'s smoke runs reach the
+test's cluster), runs a task of its own ``__main__`` there (cloudpickled by value), and prints
+the outcome as JSON."""
 
 import json
+import os
 import sys
 
 import qtcompute
@@ -18,7 +21,7 @@ def fail():
 
 
 def main() -> int:
-    address = sys.argv[1]
+    address = sys.argv[1] if len(sys.argv) > 1 else os.environ["DASK_SCHEDULER_ADDRESS"]
     with DaskPool(address, connect_timeout=30) as pool:
         progress = []
         result = pool.schedule(triple, (14,), on_progress=progress.append).result(timeout=120)
