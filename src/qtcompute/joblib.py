@@ -180,10 +180,12 @@ class QtComputeBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[
     def _send(self, func: Callable[[], Any]) -> Future[Any]:
         pool = self._pool or self._given_pool or default_pool()
         if not self._by_cloudpickle:
-            try:
-                return pool.schedule(func, on_progress=self._on_progress)
-            except NotPicklableError:
-                self._by_cloudpickle = True  # the rest of this call's batches too
+            future = pool.schedule(func, on_progress=self._on_progress)
+            # A batch plain pickle cannot send fails its future at once (it never raises from
+            # schedule): send it again by cloudpickle, and the rest of this call's batches too.
+            if not (future.done() and isinstance(future.exception(0), NotPicklableError)):
+                return future
+            self._by_cloudpickle = True
         try:
             import cloudpickle  # joblib >= 1.5 depends on it
         except ImportError:  # pragma: no cover - older joblib vendors it
