@@ -7,6 +7,7 @@ import concurrent.futures
 import os
 import sys
 import threading
+import time
 
 import engine_tasks as tasks
 import pytest
@@ -77,6 +78,11 @@ def test_a_spinning_pool_counts_every_frame_both_ways(make_pool):
     (worker,) = pool._supervisor._handles
     counts = worker.counts.counts
     # Every frame the worker wrote was counted and read; every task frame we sent was counted.
+    # A worker counts a frame just *after* writing it, so the last result may be read before
+    # its count lands: wait for the count itself (a shared page has no event to wait on).
+    deadline = time.monotonic() + 30
+    while counts[_frame_counts.FROM_WORKER] < worker.reader.frames and time.monotonic() < deadline:
+        time.sleep(0)
     assert counts[_frame_counts.FROM_WORKER] == worker.reader.frames >= 1 + 50 * 2
     assert counts[_frame_counts.TO_WORKER] >= 1 + 50 * 2
 
