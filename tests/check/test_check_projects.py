@@ -88,3 +88,22 @@ def test_a_script_being_frozen_is_judged_as_frozen(tmp_path: Path) -> None:
     assert (finding.code, finding.line) == ("QC011", 12)
     assert "it is being frozen" in finding.message
     assert "bypass multiprocessing.freeze_support()" in finding.message
+
+
+IMPORTS = (
+    b"import os, sys as system; import json\r\n"
+    b"x = 'import re'  # import time\n"
+    b"from . import (\n    a,\n    b as c,\n)\n"
+    b"    from ..pkg.mod import name  # indented: in a function\n"
+    b"from importlib import import_module\n"
+    b"import_thing = 1\n"
+    b"import"
+)
+
+
+def test_the_import_scan_finds_what_the_regular_expression_finds_on_every_line() -> None:
+    from qtcompute.check._project import _IMPORT, _import_statements
+
+    expected = [m.group(0) for m in _IMPORT.finditer(IMPORTS)]
+    assert [m.group(0) for m in _import_statements(IMPORTS)] == expected
+    assert len(expected) == 4  # the first line, the parenthesised one, the indented, importlib

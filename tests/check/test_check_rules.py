@@ -142,3 +142,46 @@ def test_checking_leaves_no_reference_cycles() -> None:
 
 def test_a_binary_file_named_py_is_not_source() -> None:
     assert check_source(b"MZ\x90\x00\x03\x00\x00\x00" + bytes(range(256)), "lib.py") == []
+
+
+WORKER_LOOP = """\
+def worker(jobs, results):
+    while True:
+        try:
+            results.put(jobs.get() * 2)
+        except {handler}:
+            {body}
+"""
+
+
+@pytest.mark.parametrize(
+    ("handler", "body", "fires"),
+    [
+        ("", "continue", True),
+        (" \\\n", "...", True),
+        (" Exception", "pass", True),
+        (" (OSError, BaseException)", "'ignored'", True),
+        (" ValueError", "pass", False),
+    ],
+)
+def test_prefilter_keeps_worker_loops_without_a_process_library(
+    handler: str, body: str, fires: bool
+) -> None:
+    # QC009's own word set: a worker loop and a broad handler (bare, or naming an Exception)
+    source = WORKER_LOOP.format(handler=handler, body=body)
+    findings = check_source(source, "w.py")
+    assert findings == check_source(source, "w.py", prefilter=False)
+    assert [f.code for f in findings] == (["QC009"] if fires else [])
+
+
+def test_prefilter_reads_identifiers_as_python_does() -> None:
+    from qtcompute.check._prefilter import may_find
+
+    # Python NFKC-normalizes identifiers: a fullwidth first letter still names multiprocessing
+    hidden = "# the queue\nimport \uff4dultiprocessing\n\uff4dultiprocessing.Pool(2)\n"
+    findings = check_source(hidden, "hidden.py")
+    assert [f.code for f in findings] == ["QC001"]
+    assert findings == check_source(hidden, "hidden.py", prefilter=False)
+    # text in another script that hides no word is not analysed
+    assert not may_find("# the queue\nname = 'caf\u00e9'\n".encode())
+    assert not may_find("# -*- coding: latin-1 -*-\nname = 'caf\u00e9'\n".encode("latin-1"))

@@ -22,7 +22,11 @@ for the rare file that needs it.
 from __future__ import annotations
 
 import ast
+import importlib.util
+import os
+import re
 import sys
+import unicodedata
 
 NEWEST = (3, 15)  # the newest grammar the fallback parser knows (LibCST 1.9)
 RUNNING = sys.version_info[:2]
@@ -34,7 +38,7 @@ def parse(data: bytes, path: str, grammar: tuple[int, int] | None = None) -> ast
         return ast.parse(data, path)
     except SyntaxError as error:
         wanted = grammar or NEWEST
-        if wanted <= RUNNING:
+        if wanted <= RUNNING or _no_grammar_accepts(error):
             raise
         source = _downgrade(data, wanted)
         if source is None:
@@ -43,6 +47,33 @@ def parse(data: bytes, path: str, grammar: tuple[int, int] | None = None) -> ast
             return ast.parse(source, path)
         except SyntaxError:
             raise error from None
+
+
+# Errors no newer grammar takes back (Python 2 code; how the bytes decode, which no version
+# changed): LibCST would reject the file as well, so it is not asked (importing it costs a
+# third of a second).
+_NO_GRAMMAR = (
+    "Missing parentheses in call to ",
+    "leading zeros in decimal integer literals",
+    "unknown encoding: ",
+    "encoding problem: ",
+    "invalid or missing encoding declaration",
+    "(unicode error) 'utf-8' codec can't decode",
+)
+_INVALID_CHARACTER = re.compile(r"invalid character .* \(U\+([0-9A-F]{4,6})\)")
+
+
+def _no_grammar_accepts(error: SyntaxError) -> bool:
+    message = error.msg or ""
+    if message.startswith(_NO_GRAMMAR):
+        return True
+    # A character that is not a letter, mark, digit or connector (a currency sign, a quotation
+    # mark) is in no identifier under any Unicode version; an unassigned one may become a letter.
+    invalid = _INVALID_CHARACTER.match(message)
+    if invalid is None:
+        return False
+    category = unicodedata.category(chr(int(invalid.group(1), 16)))
+    return category[0] not in "LMN" and category not in ("Pc", "Cn")
 
 
 def _downgrade(data: bytes, grammar: tuple[int, int]) -> str | None:
@@ -62,3 +93,36 @@ def _downgrade(data: bytes, grammar: tuple[int, int]) -> str | None:
         return tree.visit(Downgrade(tree)).code
     except (ValueError, RecursionError, cst.CSTValidationError):
         return None
+
+
+def compiled_already(path: str, data: bytes) -> bool:
+    """True when this interpreter's ``__pycache__`` holds a ``.pyc`` compiled from ``data``.
+
+    The byte-code cache exists only for a source that compiled without error, so a current one
+    answers the syntax check without compiling again (which costs more than everything else the
+    checker does on a file it does not analyse). "Current" is what the import system itself
+    trusts: this interpreter's magic number and either the source's hash (a hash-based ``.pyc``)
+    or its modification time and size. Anything else (no cache, another Python's, unreadable) is
+    False, and the caller compiles.
+    """
+    try:
+        cache = importlib.util.cache_from_source(path)
+        with open(cache, "rb") as file:
+            header = file.read(16)
+        if len(header) < 16 or header[:4] != importlib.util.MAGIC_NUMBER:
+            return False
+        flags = int.from_bytes(header[4:8], "little")
+        if flags & 0b1:  # hash-based: the hash of the source bytes
+            return header[8:16] == importlib.util.source_hash(data)
+        if flags:
+            return False
+        stat = os.stat(path)
+    except (OSError, ValueError, NotImplementedError):
+        return False
+    mtime = int.from_bytes(header[8:12], "little")
+    size = int.from_bytes(header[12:16], "little")
+    return (
+        mtime == int(stat.st_mtime) & 0xFFFFFFFF
+        and size == stat.st_size & 0xFFFFFFFF
+        and size == len(data) & 0xFFFFFFFF
+    )

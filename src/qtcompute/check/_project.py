@@ -59,7 +59,7 @@ def file_facts(
             path, name, is_package, summary.imports, summary.qt, guard, frozen, summary
         )
     imports: list[str] = []
-    for match in _IMPORT.finditer(data):
+    for match in _import_statements(data):
         source, names, plain = match.groups()
         if plain is not None:
             for part in plain.decode("ascii", "replace").split(","):
@@ -77,6 +77,27 @@ def file_facts(
     full = [absolute(i, name, is_package) for i in imports]
     qt = next((i.partition(".")[0] for i in full if i.partition(".")[0] in k.QT_APP_PACKAGES), None)
     return FileFacts(path, name, is_package, full, qt, guard, frozen)
+
+
+def _import_statements(data: bytes) -> Iterator[re.Match[bytes]]:
+    """What ``_IMPORT.finditer(data)`` finds, trying only the lines that hold ``import``.
+
+    Every match has ``import`` on its first line, so the other lines (nearly all of them) need
+    not be tried; a line inside the previous match is skipped, as ``finditer`` skips it.
+    """
+    done = 0
+    at = data.find(b"import")
+    while at >= 0:
+        line = data.rfind(b"\n", 0, at) + 1
+        if line >= done:
+            match = _IMPORT.match(data, line)
+            if match is not None:
+                yield match
+                done = max(match.end(), line + 1)
+            else:
+                done = line + 1
+        at = data.find(b"import", max(at + 6, done))
+    return
 
 
 @dataclass
