@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import py_compile
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,40 @@ def test_a_current_byte_code_cache_stands_for_the_syntax_check_and_a_stale_one_d
     assert not compiled_already(str(script), script.read_bytes())
     [finding] = check_paths([script]).findings
     assert (finding.code, finding.line) == ("QC000", 1)
+
+
+HOPELESS = {
+    "python2.py": b"print 'hello'\n",
+    "octal.py": b"mode = 0755\n",
+    "currency.py": "price\u20ac = 1\n".encode(),
+    "codec.py": b"# -*- coding: uft-8 -*-\nx = 1\n",
+    "latin1.py": b"name = 'b\xf6se'\n",
+}
+
+_PROBE = """
+import sys
+from qtcompute.check import check_paths
+report = check_paths(sys.argv[1:])
+print(sorted((f.path.rsplit('/', 1)[-1], f.code) for f in report.findings))
+print('libcst' in sys.modules)
+"""
+
+
+def test_errors_no_grammar_takes_back_are_reported_without_asking_libcst(tmp_path: Path) -> None:
+    for name, data in HOPELESS.items():
+        (tmp_path / name).write_bytes(data)
+    paths = [str(tmp_path / name) for name in HOPELESS]
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, *paths], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == str(sorted((name, "QC000") for name in HOPELESS))
+    assert out[1] == "False"
+    # a newer grammar's construct still goes to LibCST, and is analysed
+    (tmp_path / "modern.py").write_text("type Pair = tuple[int, int]\n" + TAIL)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(tmp_path / "modern.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert out == ["[('modern.py', 'QC001')]", str(sys.version_info < (3, 12))]

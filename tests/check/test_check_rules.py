@@ -172,3 +172,16 @@ def test_prefilter_keeps_worker_loops_without_a_process_library(
     findings = check_source(source, "w.py")
     assert findings == check_source(source, "w.py", prefilter=False)
     assert [f.code for f in findings] == (["QC009"] if fires else [])
+
+
+def test_prefilter_reads_identifiers_as_python_does() -> None:
+    from qtcompute.check._prefilter import may_find
+
+    # Python NFKC-normalizes identifiers: a fullwidth first letter still names multiprocessing
+    hidden = "# the queue\nimport \uff4dultiprocessing\n\uff4dultiprocessing.Pool(2)\n"
+    findings = check_source(hidden, "hidden.py")
+    assert [f.code for f in findings] == ["QC001"]
+    assert findings == check_source(hidden, "hidden.py", prefilter=False)
+    # text in another script that hides no word is not analysed
+    assert not may_find("# the queue\nname = 'caf\u00e9'\n".encode())
+    assert not may_find("# -*- coding: latin-1 -*-\nname = 'caf\u00e9'\n".encode("latin-1"))

@@ -24,7 +24,9 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import re
 import sys
+import unicodedata
 
 NEWEST = (3, 15)  # the newest grammar the fallback parser knows (LibCST 1.9)
 RUNNING = sys.version_info[:2]
@@ -36,7 +38,7 @@ def parse(data: bytes, path: str, grammar: tuple[int, int] | None = None) -> ast
         return ast.parse(data, path)
     except SyntaxError as error:
         wanted = grammar or NEWEST
-        if wanted <= RUNNING:
+        if wanted <= RUNNING or _no_grammar_accepts(error):
             raise
         source = _downgrade(data, wanted)
         if source is None:
@@ -45,6 +47,33 @@ def parse(data: bytes, path: str, grammar: tuple[int, int] | None = None) -> ast
             return ast.parse(source, path)
         except SyntaxError:
             raise error from None
+
+
+# Errors no newer grammar takes back (Python 2 code; how the bytes decode, which no version
+# changed): LibCST would reject the file as well, so it is not asked (importing it costs a
+# third of a second).
+_NO_GRAMMAR = (
+    "Missing parentheses in call to ",
+    "leading zeros in decimal integer literals",
+    "unknown encoding: ",
+    "encoding problem: ",
+    "invalid or missing encoding declaration",
+    "(unicode error) 'utf-8' codec can't decode",
+)
+_INVALID_CHARACTER = re.compile(r"invalid character .* \(U\+([0-9A-F]{4,6})\)")
+
+
+def _no_grammar_accepts(error: SyntaxError) -> bool:
+    message = error.msg or ""
+    if message.startswith(_NO_GRAMMAR):
+        return True
+    # A character that is not a letter, mark, digit or connector (a currency sign, a quotation
+    # mark) is in no identifier under any Unicode version; an unassigned one may become a letter.
+    invalid = _INVALID_CHARACTER.match(message)
+    if invalid is None:
+        return False
+    category = unicodedata.category(chr(int(invalid.group(1), 16)))
+    return category[0] not in "LMN" and category not in ("Pc", "Cn")
 
 
 def _downgrade(data: bytes, grammar: tuple[int, int]) -> str | None:

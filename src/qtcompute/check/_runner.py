@@ -7,11 +7,9 @@ run did not check everything it was asked to.
 
 from __future__ import annotations
 
-import ast
 import gc
 import logging
 import os
-import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,13 +18,13 @@ from fnmatch import fnmatch
 from functools import partial
 from pathlib import Path
 
-from qtcompute.check import _knowledge as k
-from qtcompute.check._analysis import PROCESS_MODULES, Module
+from qtcompute.check._analysis import Module
 from qtcompute.check._entries import grammar_version, load_config, pyprojects_above
 from qtcompute.check._findings import SYNTAX_ERROR, Finding
 from qtcompute.check._jobs import chunked, map_in_processes, worker_count
 from qtcompute.check._noqa import suppressed
-from qtcompute.check._parse import compiled_already, parse
+from qtcompute.check._parse import parse
+from qtcompute.check._prefilter import may_find, syntax_check, triggered
 from qtcompute.check._project import FileFacts, Project, file_facts
 from qtcompute.check._summary import ModuleSummary, summarize
 from qtcompute.check.rules import RULES, Rule
@@ -37,78 +35,6 @@ ALL_CODES: tuple[str, ...] = (SYNTAX_ERROR, *(rule.code for rule in RULES))
 
 # Directories never entered while walking a folder (a path given explicitly is always checked).
 DEFAULT_EXCLUDE: tuple[str, ...] = ("__pycache__", "node_modules", ".*")
-
-# The pre-filter: a file that cannot produce a finding is only compiled, to find syntax errors
-# (compiling costs two thirds of building the syntax tree, and the analysis is skipped).
-#
-# 1. A file that mentions none of the triggers is never analysed (the filter the checker has
-#    always had; its results are kept exactly as they were, QC000 included).
-_TRIGGERS = (
-    b"multiprocessing",
-    b"concurrent",
-    b"qtcompute",
-    b"loky",
-    b"joblib",
-    b"pebble",
-    b"queue",
-    b"Queue",
-    b"fut",
-    b".get()",
-    b".recv()",
-    b".join()",
-)
-# 2. Of the others, only a file holding one of these word sets can produce a finding, since names
-#    appear in the source as written: QC001-QC007 need an import of a process library
-#    (``Module.uses_processes``), QC008 a function run by the GUI thread (a ``.connect()`` call or
-#    a Qt slot decorator), QC009 without a process library a worker loop (``while`` ...
-#    ``param.get()`` ... ``except``) with a broad handler: one naming ``Exception`` or
-#    ``BaseException`` (no other name resolves to them), or a bare ``except:``. Keep this in
-#    step with the rules: a rule that fires without any of these words needs its own word set
-#    here (the fixtures test it).
-_FINDING_WORDS: tuple[tuple[bytes, ...], ...] = (
-    *((name.encode(),) for name in PROCESS_MODULES),
-    (b"joblib",),
-    (b"connect",),
-    *((name.encode(),) for name in sorted(k.QT_PACKAGES)),
-    (b"while", b"get", b"except", b"Exception"),
-)
-_WORKER_LOOP = (b"while", b"get", b"except")
-_BARE_EXCEPT = re.compile(rb"except[\s\\]*:")  # line continuations allowed
-
-
-def _triggered(data: bytes) -> bool:
-    return any(trigger in data for trigger in _TRIGGERS)
-
-
-def _may_find(data: bytes) -> bool:
-    """False only when no rule can fire on this source (so only its syntax is checked)."""
-    if not data.isascii():
-        return True  # identifiers in other scripts are normalized (NFKC): words can hide
-    if any(all(word in data for word in words) for words in _FINDING_WORDS):
-        return True
-    return all(word in data for word in _WORKER_LOOP) and _BARE_EXCEPT.search(data) is not None
-
-
-def _syntax_check(data: bytes, path: str, triggered: bool, grammar: tuple[int, int] | None) -> None:
-    """Raise what checking ``data`` in full would raise on parsing it, without the tree.
-
-    compile() also rejects what only the compiler finds (``return`` outside a function). A
-    triggered file was always parsed with ast.parse, which accepts those; it still is, on the
-    rare compile error, so the report is the same as before the second filter existed. A
-    current byte-code cache of the file says it compiles (``compiled_already``).
-    """
-    if compiled_already(path, data):
-        return
-    try:
-        compile(data, path, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        try:
-            ast.parse(data, path)
-        except SyntaxError:
-            parse(data, path, grammar)  # a newer grammar may accept it; if not, this raises
-            return
-        if not triggered:
-            raise
 
 
 class CheckError(Exception):
@@ -178,10 +104,10 @@ def _check_data(
         warnings.simplefilter("ignore")
         try:
             if options.prefilter:
-                triggered = _triggered(data)
-                if not (triggered and _may_find(data)):
+                mentioned = triggered(data)
+                if not (mentioned and may_find(data)):
                     if is_selected(SYNTAX_ERROR, select, ignore):
-                        _syntax_check(data, path, triggered, options.grammar)
+                        syntax_check(data, path, mentioned, options.grammar)
                     return [], file_facts(data, path, name, is_package, None)
             tree = parse(data, path, options.grammar)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:

@@ -11,6 +11,7 @@ pool is never a receiver: nothing crosses a process boundary.
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -68,7 +69,19 @@ def is_process_receiver(
     return bool(name and k.PROCESS_POOL_NAME.search(name))
 
 
+# The sends of each module being checked: four rules ask, and finding them asks what every call
+# of the module is. Weak keys: an entry goes with its module.
+_FOUND: weakref.WeakKeyDictionary[Module, tuple[Send, ...]] = weakref.WeakKeyDictionary()
+
+
 def iter_sends(module: Module) -> Iterator[Send]:
+    found = _FOUND.get(module)
+    if found is None:
+        found = _FOUND[module] = tuple(_find_sends(module))
+    return iter(found)
+
+
+def _find_sends(module: Module) -> Iterator[Send]:
     for call in module.calls:
         scope, at = module.scope_of(call), pos(call)
         func = call.func
