@@ -13,7 +13,7 @@ from functools import cached_property
 
 from qtcompute.check import _knowledge as k
 from qtcompute.check._scopes import Binding, ClassInfo, FuncInfo, Pos, Recorder, Scope, pos
-from qtcompute.check._text import callee_text, calls_in, short
+from qtcompute.check._text import callee_text, calls_in, found_name, short
 
 __all__ = ["PROCESS_MODULES", "Module", "callee_text", "calls_in", "found_name", "short"]
 
@@ -494,9 +494,3 @@ class Module:
         from qtcompute.check._threads import gui_functions
 
         return gui_functions(self)
-
-
-def found_name(func: FuncInfo) -> str:
-    if func.cls is not None:
-        return f"{func.cls.name}.{func.name}()"
-    return f"{func.name}()" if func.name != "<lambda>" else f"the lambda on line {func.node.lineno}"

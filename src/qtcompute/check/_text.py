@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from qtcompute.check._scopes import pos
+from qtcompute.check._scopes import FuncInfo, pos
 
 
 def calls_in(node: ast.AST) -> list[ast.Call]:
@@ -42,3 +42,10 @@ def _dotted(expr: ast.expr) -> str:
     if isinstance(expr, ast.Call):
         return f"{_dotted(expr.func)}(...)"
     return expr.id if isinstance(expr, ast.Name) else "(...)"
+
+
+def found_name(func: FuncInfo) -> str:
+    """How a message names a function: ``Cls.method()``, ``name()`` or the lambda's line."""
+    if func.cls is not None:
+        return f"{func.cls.name}.{func.name}()"
+    return f"{func.name}()" if func.name != "<lambda>" else f"the lambda on line {func.node.lineno}"
