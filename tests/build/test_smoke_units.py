@@ -455,3 +455,36 @@ def test_an_app_killed_at_the_timeout_is_reaped(tmp_path: Path) -> None:
         sys.unraisablehook = previous
     assert not result.ok and "did not finish within 1 s" in result.message
     assert [str(u.exc_value) for u in unraisable] == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.timeout(120)
+def test_the_self_test_applies_only_to_an_app_that_starts_a_pool(tmp_path: Path) -> None:
+    from qtcompute.build._smoke import selftest_applies
+
+    plain = _app(
+        tmp_path,
+        """
+        import sys
+        from PyQt5.QtWidgets import QApplication, QLabel
+        app = QApplication(sys.argv)
+        label = QLabel("no qtcompute here")
+        label.show()
+        sys.exit(app.exec_())
+        """,
+        "plain.py",
+    )
+    pooled = _app(
+        tmp_path,
+        """
+        from qtcompute import Pool
+        if __name__ == "__main__":
+            with Pool(1) as pool:
+                pass
+        """,
+        "pooled.py",
+    )
+    plain_run, pooled_run = _smoke(plain), _smoke(pooled)
+    assert plain_run.ok and pooled_run.ok, (plain_run.message, pooled_run.message)
+    assert (plain_run.harness["pools"], pooled_run.harness["pools"]) == (0, 1)
+    assert not selftest_applies(plain_run)  # it would wait in exec() until the timeout
+    assert selftest_applies(pooled_run) and selftest_applies(None)

@@ -129,6 +129,7 @@ class Harness:
         self.phases: dict[str, float] = {}
         self.in_flight = 0
         self.tasks = 0
+        self.pools = 0
         self._running: dict[int, tuple[str, float]] = {}
         self.last_activity = time.monotonic()
         self.started = time.time()
@@ -191,6 +192,8 @@ class Harness:
 
         def init(pool: Any, *args: Any, **kwargs: Any) -> None:
             original_init(pool, *args, **kwargs)
+            with harness.lock:
+                harness.pools += 1
 
             def on_event(event: Any) -> None:
                 if event.kind is WorkerState.CRASHED:
@@ -257,6 +260,7 @@ class Harness:
                 "notes": list(self.notes),
                 "phases": dict(self.phases),
                 "tasks": self.tasks,
+                "pools": self.pools,
                 "in_flight": self.in_flight,
                 "smoke_script": self.script,
                 "smoke_status": self.smoke_status,
