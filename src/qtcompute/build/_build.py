@@ -245,10 +245,9 @@ def _verify_step(
             "self-test skipped: the app started no qtcompute.Pool from source (the smoke run "
             "verifies it)"
         )
-        report.verify = {"ok": True, "message": note}
         say("verify", "skip", note)
     if options.smoke:
-        _smoke_frozen_step(options, report, say, executable, cap)
+        _smoke_frozen_step(options, report, say, executable, cap, None if selftest else note)
 
 
 def _selftest_step(
@@ -276,7 +275,12 @@ def _selftest_step(
 
 
 def _smoke_frozen_step(
-    options: BuildOptions, report: BuildReport, say: ProgressCallback, executable: Path, cap: int
+    options: BuildOptions,
+    report: BuildReport,
+    say: ProgressCallback,
+    executable: Path,
+    cap: int,
+    instead_of_selftest: str | None,
 ) -> None:
     say("smoke", "start", f"the app itself, frozen, headless (settle {options.settle:g} s)")
     with _timed(report, "smoke (frozen)"):
@@ -288,6 +292,12 @@ def _smoke_frozen_step(
             timeout=options.verify_timeout,
         )
     report.smoke["frozen"] = frozen.to_json()
+    if instead_of_selftest:  # the watchdog's findings (runaway, peak) where the self-test's go
+        watch = asdict(frozen.watch)
+        report.verify = {
+            **watch,
+            "message": watch["message"] if frozen.watch.runaway else (instead_of_selftest),
+        }
     say("smoke", "done" if frozen.ok else "fail", f"frozen: {frozen.message}")
     if frozen.watch.runaway:
         report.verdict = "runaway"
