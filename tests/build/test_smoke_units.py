@@ -189,6 +189,97 @@ def test_a_failing_smoke_script_decides_the_verdict(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(120)
+def test_a_start_up_dialog_is_dismissed_and_the_main_window_then_watched(tmp_path: Path) -> None:
+    script = _app(
+        tmp_path,
+        """
+        import sys
+        from PyQt5.QtWidgets import QApplication, QLabel, QMessageBox
+
+        class Window(QLabel):
+            def closeEvent(self, event):
+                print("main window closed", flush=True)
+                super().closeEvent(event)
+
+        app = QApplication(sys.argv)
+        QMessageBox.information(None, "Welcome", "First start")
+        window = Window("main")
+        window.setWindowTitle("main window")
+        window.show()
+        sys.exit(app.exec_())
+        """,
+    )
+    smoke_script = tmp_path / "smoke.py"
+    smoke_script.write_text("assert window.windowTitle() == 'main window', window\n")
+    run = _smoke(script, smoke_script)
+    assert run.ok, run.message
+    assert "main window closed" in run.watch.output_tail  # a close event, not a quit()
+    assert run.harness["notes"] == ["dismissed a start-up dialog (QMessageBox: Welcome)"]
+    assert run.harness["windows"] == ["Window: main window"]
+
+
+@pytest.mark.timeout(120)
+def test_periodic_tasks_end_in_a_bounded_time_and_do_not_fail_it(tmp_path: Path) -> None:
+    script = _app(
+        tmp_path,
+        """
+        import sys, time
+        from PyQt5.QtCore import QTimer
+        from PyQt5.QtWidgets import QApplication, QLabel
+        from qtcompute import Pool
+
+        def poll(i):
+            time.sleep(0.05)
+            return i
+
+        if __name__ == "__main__":
+            app = QApplication(sys.argv)
+            pool = Pool(1)
+            label = QLabel("monitor")
+            label.show()
+            timer = QTimer()
+            timer.timeout.connect(lambda: pool.submit(poll, 1))
+            timer.start(100)
+            code = app.exec_()
+            pool.shutdown()
+            sys.exit(code)
+        """,
+    )
+    run = _smoke(script, timeout=20)  # the settle gives up after 10 s
+    assert run.ok, run.message
+    assert run.harness["tasks"] > 5
+    assert any("never stayed idle" in note for note in run.harness["notes"]), run.harness
+
+
+@pytest.mark.timeout(120)
+def test_a_task_that_never_ends_fails_it_by_name_in_a_bounded_time(tmp_path: Path) -> None:
+    script = _app(
+        tmp_path,
+        """
+        import sys, time
+        from PyQt5.QtWidgets import QApplication, QLabel
+        from qtcompute import Pool
+
+        def forever():
+            time.sleep(600)
+
+        if __name__ == "__main__":
+            app = QApplication(sys.argv)
+            pool = Pool(1)
+            pool.submit(forever)
+            label = QLabel("stuck")
+            label.show()
+            code = app.exec_()
+            pool.shutdown(wait=False, cancel_futures=True)
+            sys.exit(code)
+        """,
+    )
+    run = _smoke(script, timeout=20)
+    assert not run.ok
+    assert "forever" in run.message and "still running" in run.message, run.message
+
+
+@pytest.mark.timeout(120)
 def test_coverage_sees_modules_and_files_used_in_the_app_and_in_workers(tmp_path: Path) -> None:
     script = _app(
         tmp_path,
@@ -341,3 +432,59 @@ def test_add_data_takes_pyinstallers_form() -> None:
     assert _data_option("/p/data:data") == ("/p/data", "data")
     with pytest.raises(click.BadParameter, match="SRC:DEST"):
         _data_option("settings.json")
+
+
+def test_an_app_killed_at_the_timeout_is_reaped(tmp_path: Path) -> None:
+    import gc
+
+    from qtcompute.build._verify import run_watched
+
+    unraisable: list[object] = []
+    previous, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        result = run_watched(
+            [sys.executable, "-c", "import time; time.sleep(60)"],
+            env=dict(os.environ),
+            cwd=str(tmp_path),
+            cap=CAP,
+            timeout=1,
+            log=tmp_path / "out.log",
+        )
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    assert not result.ok and "did not finish within 1 s" in result.message
+    assert [str(u.exc_value) for u in unraisable] == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.timeout(120)
+def test_the_self_test_applies_only_to_an_app_that_starts_a_pool(tmp_path: Path) -> None:
+    from qtcompute.build._smoke import selftest_applies
+
+    plain = _app(
+        tmp_path,
+        """
+        import sys
+        from PyQt5.QtWidgets import QApplication, QLabel
+        app = QApplication(sys.argv)
+        label = QLabel("no qtcompute here")
+        label.show()
+        sys.exit(app.exec_())
+        """,
+        "plain.py",
+    )
+    pooled = _app(
+        tmp_path,
+        """
+        from qtcompute import Pool
+        if __name__ == "__main__":
+            with Pool(1) as pool:
+                pass
+        """,
+        "pooled.py",
+    )
+    plain_run, pooled_run = _smoke(plain), _smoke(pooled)
+    assert plain_run.ok and pooled_run.ok, (plain_run.message, pooled_run.message)
+    assert (plain_run.harness["pools"], pooled_run.harness["pools"]) == (0, 1)
+    assert not selftest_applies(plain_run)  # it would wait in exec() until the timeout
+    assert selftest_applies(pooled_run) and selftest_applies(None)

@@ -34,7 +34,13 @@ from qtcompute.build._freeze import (
 from qtcompute.build._platform import onefile_windowed_refusal
 from qtcompute.build._qt import detect_qt
 from qtcompute.build._report import BuildReport, tree_size
-from qtcompute.build._smoke import SmokeRun, details, smoke_frozen, smoke_source
+from qtcompute.build._smoke import (
+    SmokeRun,
+    details,
+    selftest_applies,
+    smoke_frozen,
+    smoke_source,
+)
 from qtcompute.build._syslibs import xcb_system_libraries
 from qtcompute.build._upx import measure_saved, plan_upx
 from qtcompute.build._verify import verify
@@ -197,7 +203,7 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
     finally:
         set_pending_plan(None)
         source.join()
-    source.finish()
+    source_run = source.finish()
     report.trimmed_bytes = read_trimmed(trim_config)
     executable = target if options.onefile else target / exe_name(name)
     report.target, report.executable = str(target), str(executable)
@@ -223,7 +229,7 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
         report.verdict = "built, not verified (--no-verify)"
         return
     try:
-        _verify_step(options, report, say, executable, workers, cap)
+        _verify_step(options, report, say, executable, workers, cap, selftest_applies(source_run))
     except VerifyFailedError as exc:
         if incomplete:
             raise type(exc)(f"{exc}\n{incomplete}") from None
@@ -235,6 +241,27 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
 
 
 def _verify_step(
+    options: BuildOptions,
+    report: BuildReport,
+    say: ProgressCallback,
+    executable: Path,
+    workers: int,
+    cap: int,
+    selftest: bool = True,
+) -> None:
+    if selftest or not options.smoke:
+        _selftest_step(options, report, say, executable, workers, cap)
+    else:
+        note = (
+            "self-test skipped: the app started no qtcompute.Pool from source (the smoke run "
+            "verifies it)"
+        )
+        say("verify", "skip", note)
+    if options.smoke:
+        _smoke_frozen_step(options, report, say, executable, cap, None if selftest else note)
+
+
+def _selftest_step(
     options: BuildOptions,
     report: BuildReport,
     say: ProgressCallback,
@@ -256,24 +283,39 @@ def _verify_step(
         raise VerifyFailedError(
             f"{result.message}" + (f"\n--- app output ---\n{tail}" if tail else "")
         )
-    if options.smoke:
-        say("smoke", "start", f"the app itself, frozen, headless (settle {options.settle:g} s)")
-        with _timed(report, "smoke (frozen)"):
-            frozen = smoke_frozen(
-                executable,
-                smoke_script=options.smoke_script,
-                settle=options.settle,
-                cap=cap,
-                timeout=options.verify_timeout,
-            )
-        report.smoke["frozen"] = frozen.to_json()
-        say("smoke", "done" if frozen.ok else "fail", f"frozen: {frozen.message}")
-        if frozen.watch.runaway:
-            report.verdict = "runaway"
-            raise RunawaySpawningError(frozen.message)
-        if not frozen.ok:
-            report.verdict = "smoke failed"
-            raise VerifyFailedError(_smoke_error(frozen))
+
+
+def _smoke_frozen_step(
+    options: BuildOptions,
+    report: BuildReport,
+    say: ProgressCallback,
+    executable: Path,
+    cap: int,
+    instead_of_selftest: str | None,
+) -> None:
+    say("smoke", "start", f"the app itself, frozen, headless (settle {options.settle:g} s)")
+    with _timed(report, "smoke (frozen)"):
+        frozen = smoke_frozen(
+            executable,
+            smoke_script=options.smoke_script,
+            settle=options.settle,
+            cap=cap,
+            timeout=options.verify_timeout,
+        )
+    report.smoke["frozen"] = frozen.to_json()
+    if instead_of_selftest:  # the watchdog's findings (runaway, peak) where the self-test's go
+        watch = asdict(frozen.watch)
+        report.verify = {
+            **watch,
+            "message": watch["message"] if frozen.watch.runaway else (instead_of_selftest),
+        }
+    say("smoke", "done" if frozen.ok else "fail", f"frozen: {frozen.message}")
+    if frozen.watch.runaway:
+        report.verdict = "runaway"
+        raise RunawaySpawningError(frozen.message)
+    if not frozen.ok:
+        report.verdict = "smoke failed"
+        raise VerifyFailedError(_smoke_error(frozen))
 
 
 def _check_step(

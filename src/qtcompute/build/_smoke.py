@@ -152,6 +152,18 @@ def judge(watch: VerifyResult, harness: dict[str, Any], where: str) -> tuple[boo
     return False, f"smoke run ({where}) failed: " + "; ".join(dict.fromkeys(problems))
 
 
+def selftest_applies(source: SmokeRun | None) -> bool:
+    """False if the run from source passed without starting a ``qtcompute.Pool``.
+
+    The self-test takes over at the app's first ``Pool()`` (or ``qtcompute.run()``); an app
+    that never gets there runs as usual under it, and a GUI app then waits in ``exec()`` until
+    the verifier's timeout. The smoke run verifies such an app on its own.
+    """
+    if source is None or not source.ok:
+        return True
+    return bool(source.harness.get("pools", 1))
+
+
 def details(run: SmokeRun) -> str:
     """Every failure's full text (tracebacks included), for the error message."""
     parts = [f"[{f['kind']}] {f['message']}" for f in run.harness.get("failures", [])]

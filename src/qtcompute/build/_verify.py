@@ -66,7 +66,9 @@ class _Tree:
     def __init__(self, root: psutil.Popen) -> None:
         self.root = root
         self.session = os.getsid(root.pid) if hasattr(os, "getsid") else None
-        self.seen: dict[int, psutil.Process] = {root.pid: psutil.Process(root.pid)}
+        # the Popen itself: reaped through another Process object, its __del__ would warn
+        # "subprocess ... is still running" after a kill
+        self.seen: dict[int, psutil.Process] = {root.pid: root}
         self.shm_names: set[str] = set()
 
     def members(self) -> list[psutil.Process]:

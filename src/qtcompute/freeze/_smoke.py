@@ -129,6 +129,8 @@ class Harness:
         self.phases: dict[str, float] = {}
         self.in_flight = 0
         self.tasks = 0
+        self.pools = 0
+        self._running: dict[int, tuple[str, float]] = {}
         self.last_activity = time.monotonic()
         self.started = time.time()
         self.smoke_status: int | None = None
@@ -140,6 +142,7 @@ class Harness:
     def fail(self, kind: str, message: str) -> None:
         with self.lock:
             self.failures.append({"kind": kind, "message": message, "at": f"{self.elapsed():.2f}"})
+        self.write()  # at once: an app that hangs on its way out is killed before atexit
 
     def phase(self, name: str) -> None:
         self.phases[name] = round(self.elapsed(), 3)
@@ -189,6 +192,8 @@ class Harness:
 
         def init(pool: Any, *args: Any, **kwargs: Any) -> None:
             original_init(pool, *args, **kwargs)
+            with harness.lock:
+                harness.pools += 1
 
             def on_event(event: Any) -> None:
                 if event.kind is WorkerState.CRASHED:
@@ -214,17 +219,24 @@ class Harness:
             self.in_flight += 1
             self.tasks += 1
             self.last_activity = time.monotonic()
+            self._running[id(future)] = (name, self.last_activity)
 
         def done(finished: Any) -> None:
             error = _error_of(finished)
             with self.lock:
                 self.in_flight -= 1
+                self._running.pop(id(finished), None)
                 self.last_activity = time.monotonic()
             if error is not None:
                 self.fail("task failed", f"task {name} failed: {describe(error)}")
 
         future.add_done_callback(done)
         return future
+
+    def running(self) -> list[tuple[str, float]]:
+        """The tasks in flight: name and ``time.monotonic()`` of submission."""
+        with self.lock:
+            return list(self._running.values())
 
     def quiet_for(self) -> float:
         """Seconds since the last task started or ended, 0 while one is in flight."""
@@ -248,6 +260,7 @@ class Harness:
                 "notes": list(self.notes),
                 "phases": dict(self.phases),
                 "tasks": self.tasks,
+                "pools": self.pools,
                 "in_flight": self.in_flight,
                 "smoke_script": self.script,
                 "smoke_status": self.smoke_status,
