@@ -9,6 +9,7 @@ import distributed
 
 from qtcompute.dask._errors import SchedulerUnreachableError
 from qtcompute.dask._remote import Scattered
+from qtcompute.engine._pickling import describe_culprit
 from qtcompute.engine.errors import NotPicklableError
 
 _FIX = (
@@ -81,26 +82,17 @@ def _skip(_buffer: Any) -> bool:
 def _describe_culprit(
     fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception
 ) -> str:
-    candidates: list[tuple[str, Any]] = [("the task function", fn)]
-    candidates += [(f"argument {i + 1}", value) for i, value in enumerate(args)]
-    candidates += [(f"keyword argument {name!r}", value) for name, value in kwargs.items()]
-    for label, value in candidates:
-        try:
-            cloudpickle.dumps(value, protocol=5, buffer_callback=_skip)
-        except Exception as problem:
-            return (
-                f"Cannot send {label} ({_short_repr(value)}) to a Dask worker: "
-                f"{type(problem).__name__}: {problem}. {_FIX}"
-            )
-    return f"Cannot send the task to a Dask worker: {type(exc).__name__}: {exc}. {_FIX}"
+    return describe_culprit(
+        fn, args, kwargs, exc, why=_why_not_cloudpicklable, destination="a Dask worker", fix=_FIX
+    )
 
 
-def _short_repr(value: Any, limit: int = 60) -> str:
+def _why_not_cloudpicklable(value: Any) -> str | None:
     try:
-        text = repr(value)
-    except Exception:
-        text = f"<{type(value).__name__} object>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        cloudpickle.dumps(value, protocol=5, buffer_callback=_skip)
+    except Exception as problem:
+        return f"{type(problem).__name__}: {problem}. {_FIX}"
+    return None
 
 
 SCATTER_NBYTES = 1 << 20  # as the engine's shared-memory threshold

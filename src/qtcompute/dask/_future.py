@@ -8,17 +8,17 @@ code written against ``Pool``) uses it unchanged: :meth:`add_progress_callback`,
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, PENDING
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from qtcompute.engine._future import call_progress
+
 if TYPE_CHECKING:
     from qtcompute.dask._pool import DaskPool
 
-log = logging.getLogger("qtcompute.dask")
 
 T = TypeVar("T")
 
@@ -126,11 +126,4 @@ class DaskFuture(Future[T]):
                 self._call_progress(fn, batch, values)
 
     def _call_progress(self, fn: Callable[[Any], object], batch: bool, values: tuple) -> None:
-        try:
-            if batch:
-                fn(values)
-            else:
-                for value in values:
-                    fn(value)
-        except Exception:
-            log.exception("progress callback %r of task %s raised", fn, self.key)
+        call_progress(fn, batch, values, self.key)

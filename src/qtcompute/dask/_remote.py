@@ -34,7 +34,7 @@ from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from qtcompute.engine import _worker as engine_worker
-from qtcompute.engine._pickling import pack_exception
+from qtcompute.engine._pickling import pack_exception, progress_not_sendable
 
 START = "start"
 PROGRESS = "progress"
@@ -147,11 +147,7 @@ class _ProgressRouter:
         try:
             data = pickle.dumps(value, protocol=5)
         except Exception as exc:
-            raise TypeError(
-                f"report_progress() got a {type(value).__qualname__} that cannot be sent to the "
-                f"caller ({type(exc).__name__}: {exc}). Report plain data: a number, a string, "
-                "a short tuple."
-            ) from exc
+            raise progress_not_sendable(value, exc) from exc
         sink.send(PROGRESS, value=data)
 
 

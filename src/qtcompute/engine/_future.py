@@ -191,6 +191,14 @@ def _remaining(timeout: float | None, deadline: float | None) -> float | None:
 def _call_progress(
     future: TaskFuture[Any], fn: Callable[[Any], object], batch: bool, values: tuple[Any, ...]
 ) -> None:
+    call_progress(fn, batch, values, future.task_id)
+
+
+def call_progress(
+    fn: Callable[[Any], object], batch: bool, values: tuple[Any, ...], task: object
+) -> None:
+    """Give ``values`` to a progress callback (all at once if ``batch``); log what it raises,
+    since it runs on the pool's thread, where nobody could catch it. Shared with DaskFuture."""
     try:
         if batch:
             fn(values)
@@ -198,4 +206,4 @@ def _call_progress(
             for value in values:
                 fn(value)
     except Exception:
-        log.exception("progress callback %r of task %d raised", fn, future.task_id)
+        log.exception("progress callback %r of task %s raised", fn, task)

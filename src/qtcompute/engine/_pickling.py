@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pickle
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from qtcompute.engine._messages import PROTOCOL, Body, Failure, encode_task
@@ -38,14 +39,39 @@ def dumps_task(
 def _describe_culprit(
     fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception
 ) -> str:
+    return describe_culprit(fn, args, kwargs, exc, why=_why_unpicklable)
+
+
+def describe_culprit(
+    fn: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    exc: Exception,
+    *,
+    why: Callable[[Any], str | None],
+    destination: str = "a worker process",
+    fix: str = _FIX,
+) -> str:
+    """What a :class:`NotPicklableError` says: the first of the function and its arguments that
+    ``why`` cannot send (``why`` returns the reason, or None), else ``exc`` with ``fix``. Shared
+    with :mod:`qtcompute.dask`, which sends by cloudpickle to ``destination="a Dask worker"``."""
     candidates: list[tuple[str, Any]] = [("the task function", fn)]
     candidates += [(f"argument {i + 1}", value) for i, value in enumerate(args)]
     candidates += [(f"keyword argument {name!r}", value) for name, value in kwargs.items()]
     for label, value in candidates:
-        problem = _why_unpicklable(value)
+        problem = why(value)
         if problem is not None:
-            return f"Cannot send {label} ({_short_repr(value)}) to a worker process: {problem}"
-    return f"Cannot send the task to a worker process: {exc}. {_FIX}"
+            return f"Cannot send {label} ({short_repr(value)}) to {destination}: {problem}"
+    return f"Cannot send the task to {destination}: {type(exc).__name__}: {exc}. {fix}"
+
+
+def progress_not_sendable(value: Any, exc: Exception) -> TypeError:
+    """The error ``report_progress(value)`` raises in the task when ``value`` cannot travel."""
+    return TypeError(
+        f"report_progress() got a {type(value).__qualname__} that cannot be sent to the "
+        f"caller ({type(exc).__name__}: {exc}). Report plain data: a number, a string, "
+        "a short tuple."
+    )
 
 
 def _why_unpicklable(value: Any) -> str | None:
@@ -79,7 +105,7 @@ def _is_qt_bound_method(value: Any) -> bool:
     )
 
 
-def _short_repr(value: Any, limit: int = 60) -> str:
+def short_repr(value: Any, limit: int = 60) -> str:
     try:
         text = repr(value)
     except Exception:

@@ -32,7 +32,7 @@ from qtcompute.engine._frame_counts import MASK as _MASK
 from qtcompute.engine._frame_counts import READ as _READ
 from qtcompute.engine._frame_counts import TENTATIVE as _TENTATIVE
 from qtcompute.engine._frame_counts import TO_WORKER as _TO_WORKER
-from qtcompute.engine._pickling import pack_exception
+from qtcompute.engine._pickling import pack_exception, progress_not_sendable
 from qtcompute.engine._pipes import FrameReader, endpoint, send_frame
 from qtcompute.engine._shm import give_back_loans
 from qtcompute.engine._spin import Spinner
@@ -195,11 +195,7 @@ class _ProgressReporter:
             # task with a clear error, not the background flush (which would kill the worker).
             pickle.dumps(value, protocol=msg.PROTOCOL)
         except Exception as exc:
-            raise TypeError(
-                f"report_progress() got a {type(value).__qualname__} that cannot be sent to the "
-                f"caller ({type(exc).__name__}: {exc}). Report plain data: a number, a string, "
-                "a short tuple."
-            ) from exc
+            raise progress_not_sendable(value, exc) from exc
         with self._lock:
             if self._task_id == msg.CONTROL:
                 return
