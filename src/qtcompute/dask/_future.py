@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
-from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, PENDING
+from concurrent.futures._base import CANCELLED, PENDING
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from qtcompute.engine._future import call_progress
+from qtcompute.engine._future import call_progress, set_stopped
 
 if TYPE_CHECKING:
     from qtcompute.dask._pool import DaskPool
@@ -106,15 +106,7 @@ class DaskFuture(Future[T]):
 
     def _set_stopped(self) -> bool:
         """End a *running* future as cancelled (``cancel()`` refuses running futures)."""
-        with self._condition:
-            if self._state in (FINISHED, CANCELLED, CANCELLED_AND_NOTIFIED):
-                return False
-            self._state = CANCELLED_AND_NOTIFIED
-            for waiter in self._waiters:
-                waiter.add_cancelled(self)
-            self._condition.notify_all()
-        self._invoke_callbacks()  # type: ignore[attr-defined]
-        return True
+        return set_stopped(self)
 
     def _report_progress(self, values: tuple[Any, ...]) -> None:
         with self._progress_lock:

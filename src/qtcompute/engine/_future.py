@@ -166,20 +166,26 @@ class TaskFuture(Future[T]):
                 _call_progress(self, fn, batch, values)
 
     def _set_stopped(self) -> bool:
-        """End a *running* future as cancelled (``cancel()`` refuses running futures).
+        """End a *running* future as cancelled (``cancel()`` refuses running futures)."""
+        return set_stopped(self)
 
-        Mirrors ``Future.cancel`` + ``set_running_or_notify_cancel`` for the running state, so
-        ``wait()``/``as_completed()`` waiters are told too.
-        """
-        with self._condition:
-            if self._state in (FINISHED, CANCELLED, CANCELLED_AND_NOTIFIED):
-                return False
-            self._state = CANCELLED_AND_NOTIFIED
-            for waiter in self._waiters:
-                waiter.add_cancelled(self)
-            self._condition.notify_all()
-        self._invoke_callbacks()
-        return True
+
+def set_stopped(future: Future[Any]) -> bool:
+    """End a *running* future as cancelled; False if it had ended already.
+
+    ``Future.cancel`` refuses running futures, and the public API has no other way in, so this
+    mirrors ``cancel`` + ``set_running_or_notify_cancel`` on the future's private state, telling
+    ``wait()``/``as_completed()`` waiters too. One home for it: DaskFuture uses it as well.
+    """
+    with future._condition:  # type: ignore[attr-defined]
+        if future._state in (FINISHED, CANCELLED, CANCELLED_AND_NOTIFIED):  # type: ignore[attr-defined]
+            return False
+        future._state = CANCELLED_AND_NOTIFIED  # type: ignore[attr-defined]
+        for waiter in future._waiters:  # type: ignore[attr-defined]
+            waiter.add_cancelled(future)
+        future._condition.notify_all()  # type: ignore[attr-defined]
+    future._invoke_callbacks()  # type: ignore[attr-defined]
+    return True
 
 
 def _remaining(timeout: float | None, deadline: float | None) -> float | None:
