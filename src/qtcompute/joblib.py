@@ -299,8 +299,8 @@ def _in_worker() -> bool:
     """True inside a qtcompute worker process (while it serves tasks)."""
     import sys
 
-    worker = sys.modules.get("qtcompute.engine._worker")
-    return getattr(worker, "_reporter", None) is not None
+    worker = sys.modules.get("qtcompute.engine._worker")  # never imported just to ask
+    return worker is not None and worker.serving()
 
 
 def register() -> None:

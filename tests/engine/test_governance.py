@@ -234,7 +234,7 @@ def test_job_object_structures_have_the_windows_sdk_layout():
 def test_every_worker_runs_in_the_pools_job():
     with Pool(2, memory_limit=LIMIT) as pool:
         pool.ping(timeout=60)
-        job = pool._supervisor._governance.job
+        job = pool._core.state.governance.job
         assert job is not None
         assert all(job.contains(pid) for pid in pool.pids())
 

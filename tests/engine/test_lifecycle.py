@@ -109,12 +109,12 @@ def test_no_leaks_after_crashes(make_pool):
 def test_garbage_collected_pool_stops_its_workers(start_method):
     pool = Pool(2, start_method=start_method)
     assert pool.submit(tasks.add, 1, 2).result(timeout=60) == 3
-    supervisor = pool._supervisor
+    core = pool._core
     del pool
     gc.collect()
-    supervisor._thread.join(timeout=30)
-    assert not supervisor.alive, "the supervisor kept running after the pool was collected"
-    assert supervisor.pids() == []
+    core.supervisor._thread.join(timeout=30)
+    assert not core.alive, "the supervisor kept running after the pool was collected"
+    assert core.pids() == []
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])

@@ -80,7 +80,7 @@ def test_round_trip_is_correct(no_new_shm, make_pool, transport):
 
 def test_argument_segments_are_reused(no_new_shm, make_pool):
     pool = make_pool(1)
-    cache = pool._supervisor._segments
+    cache = pool._core.state.segments
     for seed in range(3):
         array = big_array(seed)
         assert pool.submit(tasks.total, array).result(timeout=60) == float(array.sum())

@@ -13,7 +13,7 @@ import engine_tasks as tasks
 import pytest
 
 from qtcompute import Pool
-from qtcompute.engine import _frame_counts
+from qtcompute.engine import _channel, _frame_counts
 from qtcompute.engine._spin import Spinner
 
 
@@ -63,9 +63,9 @@ def test_by_default_only_a_pool_that_leaves_a_cpu_free_spins(make_pool):
     from qtcompute.engine._pool import _usable_cpus
 
     cpus = _usable_cpus()
-    assert make_pool(cpus)._supervisor._spin == 0  # spinning workers would starve the parent
+    assert make_pool(cpus)._core.state.spin == 0  # spinning workers would starve the parent
     if cpus > 1:
-        assert make_pool(cpus - 1)._supervisor._spin > 0
+        assert make_pool(cpus - 1)._core.state.spin > 0
 
 
 @pytest.mark.skipif(not _frame_counts.AVAILABLE, reason="no memfd_create here")
@@ -75,15 +75,16 @@ def test_a_spinning_pool_counts_every_frame_both_ways(make_pool):
     for i in range(50):
         assert pool.submit(tasks.report, 3).result(timeout=60) == 3  # progress frames too
         assert pool.submit(tasks.add, i, 1).result(timeout=60) == i + 1
-    (worker,) = pool._supervisor._handles
-    counts = worker.counts.counts
+    (worker,) = pool._core.state.handles
+    counts = worker.channel._counts
+    reader = worker.channel._reader
     # Every frame the worker wrote was counted and read; every task frame we sent was counted.
     # A worker counts a frame just *after* writing it, so the last result may be read before
     # its count lands: wait for the count itself (a shared page has no event to wait on).
     deadline = time.monotonic() + 30
-    while counts[_frame_counts.FROM_WORKER] < worker.reader.frames and time.monotonic() < deadline:
+    while counts[_frame_counts.FROM_WORKER] < reader.frames and time.monotonic() < deadline:
         time.sleep(0)
-    assert counts[_frame_counts.FROM_WORKER] == worker.reader.frames >= 1 + 50 * 2
+    assert counts[_frame_counts.FROM_WORKER] == reader.frames >= 1 + 50 * 2
     assert counts[_frame_counts.TO_WORKER] >= 1 + 50 * 2
 
 
@@ -106,14 +107,14 @@ needs_counts = pytest.mark.skipif(not _frame_counts.AVAILABLE, reason="no memfd_
 def test_round_trips_read_directly_leave_the_supervisor_asleep(make_pool):
     pool = make_pool(1)
     pool.ping(timeout=60)
-    supervisor = pool._supervisor
-    (worker,) = supervisor._handles
+    state = pool._core.state
+    (worker,) = state.handles
     for i in range(20):
         assert pool.submit(tasks.add, i, 1).result(timeout=60) == i + 1
     # The worker's pipe never entered the supervisor's epoll set; its frames came by the bell
     # (Ready, Pong) or were read by the waiting thread.
     assert worker.watched is False
-    assert worker.io not in supervisor._waiter._tags
+    assert worker.channel.fd not in state.waiter._tags
 
 
 @needs_counts
@@ -139,10 +140,10 @@ def test_a_result_after_its_waiter_gave_up_still_arrives(make_pool, gate):
     future = pool.submit(tasks.wait_for_gate, gate.path)
     with pytest.raises(TimeoutError):
         future.result(timeout=0.2)  # claims the worker, then gives up
-    (worker,) = pool._supervisor._handles
+    (worker,) = pool._core.state.handles
     assert worker.watched  # the supervisor took the pipe back
     # As if the worker had seen the waiter's claim just before it gave up: no ring at all.
-    worker.counts.counts[_frame_counts.DIRECT] = future.task_id
+    worker.channel._counts[_frame_counts.DIRECT] = future.task_id
     settled = threading.Event()
     future.add_done_callback(lambda _f: settled.set())
     gate.release()
@@ -156,8 +157,8 @@ def test_without_frame_counts_the_supervisor_watches_every_pipe(make_pool, gate,
     monkeypatch.setattr(_frame_counts, "AVAILABLE", False)
     pool = make_pool(1, spin=spin)
     pool.ping(timeout=60)
-    (worker,) = pool._supervisor._handles
-    assert worker.counts is None and pool._supervisor._bell is None
+    (worker,) = pool._core.state.handles
+    assert not worker.channel.counted and pool._core.state.bell is None
     assert [pool.submit(tasks.add, i, 1).result(timeout=60) for i in range(50)] == [
         i + 1 for i in range(50)
     ]
@@ -218,14 +219,14 @@ class _WorkerEnd:
     def __init__(self) -> None:
         from multiprocessing import Pipe
 
-        from qtcompute.engine._worker import _Channel
+        from qtcompute.engine._channel import WorkerEnd
 
         self.page = _frame_counts.make()
         self.tasks, task_writer = Pipe(duplex=False)
         self.replies, reply_writer = Pipe(duplex=False)
         self.bell, bell_writer = Pipe(duplex=False)
         self._keep = (task_writer,)
-        self.channel = _Channel(self.tasks, reply_writer, self.page, bell_writer)
+        self.channel = WorkerEnd(self.tasks, reply_writer, self.page, bell_writer)
         self.counts = self.page.counts
 
     def rings(self) -> int:
@@ -240,7 +241,7 @@ class _WorkerEnd:
 @needs_counts
 def test_the_worker_holds_back_the_ring_of_a_result_its_submitter_may_claim():
     end = _WorkerEnd()
-    mark = _frame_counts.claim_mark(7)
+    mark = _channel.claim_mark(7)
     result = b"\x07" + bytes(7) + b"\x05" + b"result"
     # Nobody claimed: rung at once.
     end.channel.send_frame(result, 7, last=True)
@@ -252,7 +253,7 @@ def test_the_worker_holds_back_the_ring_of_a_result_its_submitter_may_claim():
     assert end.rings() == 0 and not end.channel.owed
     end.reply_read()
     # Tentatively claimed: held back; read (or claimed) before the hold ends: no ring at all.
-    end.counts[_frame_counts.DIRECT] = mark | _frame_counts.TENTATIVE
+    end.counts[_frame_counts.DIRECT] = mark | _channel.TENTATIVE
     end.channel.send_frame(result, 7, last=True)
     assert end.rings() == 0 and end.channel.owed == mark
     end.reply_read()

@@ -120,7 +120,7 @@ def test_module_level_builtins_are_cached():
 
 def test_an_interrupted_copy_still_settles_the_future_once():
     from qtcompute.engine._future import TaskFuture
-    from qtcompute.engine._records import _settle_computed
+    from qtcompute.engine._outbox import _settle_computed
     from qtcompute.engine._unretrieved import UnretrievedErrors
 
     def interrupted():

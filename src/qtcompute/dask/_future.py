@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
-from concurrent.futures._base import CANCELLED, PENDING
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from qtcompute.engine._future import call_progress, set_stopped
+from qtcompute.engine._future import call_progress
+from qtcompute.engine._future_state import notify_cancelled, set_stopped, start_if_pending
 
 if TYPE_CHECKING:
     from qtcompute.dask._pool import DaskPool
@@ -63,9 +63,7 @@ class DaskFuture(Future[T]):
         """Cancel the task if it has not started on a worker (standard ``Future.cancel``)."""
         if not super().cancel():
             return False
-        with self._condition:  # what an executor does on reaching a cancelled item
-            if self._state == CANCELLED:
-                self.set_running_or_notify_cancel()
+        notify_cancelled(self)  # what an executor does on reaching a cancelled item
         self._pool._forget(self)
         return True
 
@@ -88,10 +86,7 @@ class DaskFuture(Future[T]):
     def _started(self, pid: int | None, worker: str | None) -> bool:
         """The task started on a worker (again, after a retry): True the first time."""
         self.pid, self.worker = pid, worker
-        with self._condition:
-            if self._state != PENDING:
-                return False
-        return self.set_running_or_notify_cancel()
+        return start_if_pending(self)
 
     def _settle(self, result: Any, error: BaseException | None) -> bool:
         """``set_result`` or ``set_exception``; ignores a future that is already settled."""

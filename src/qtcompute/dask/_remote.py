@@ -158,10 +158,8 @@ _router = _ProgressRouter()
 
 
 def _install_router() -> None:
-    # The engine reads this global in report_progress(); in a Dask worker it is otherwise None.
-    # Checked by tests/dask (progress from a Dask worker), which fails if the engine renames it.
-    if engine_worker._reporter is not _router:
-        engine_worker._reporter = _router  # type: ignore[assignment]
+    # report_progress() in a Dask worker goes to the client of the task that reported.
+    engine_worker.set_progress_sink(_router)
 
 
 def run_call(call: Call, buffers: list[Any]) -> Any:

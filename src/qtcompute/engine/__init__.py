@@ -50,8 +50,7 @@ spinners read it instead of calling ``poll()``, and it decides whether the worke
 from qtcompute.engine import errors
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._pool import Pool
-from qtcompute.engine._process import WorkerState
-from qtcompute.engine._records import PoolEvent, PoolStats
+from qtcompute.engine._records import PoolEvent, PoolStats, WorkerState
 from qtcompute.engine._worker import report_progress
 
 __all__ = [

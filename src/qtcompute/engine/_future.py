@@ -7,17 +7,36 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, RUNNING
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from qtcompute.engine import _future_state
 
 if TYPE_CHECKING:
-    from qtcompute.engine._supervisor import Supervisor
+    from qtcompute.engine._unretrieved import UnretrievedErrors
 
 log = logging.getLogger("qtcompute.engine")
 
 T = TypeVar("T")
 
 PROGRESS_BACKLOG = 100_000
+_progress_locks_made = threading.Lock()  # makes each future's progress lock exactly once
+
+
+class TaskOwner(Protocol):
+    """What a :class:`TaskFuture` needs of the pool that runs its task."""
+
+    unretrieved: UnretrievedErrors
+    """Where a failed future is watched until its error is retrieved (see ``_unretrieved``)."""
+
+    def forget(self, future: TaskFuture[Any]) -> None:
+        """Drop a task cancelled before it ran (and free its shared memory now)."""
+
+    def stop_task(self, future: TaskFuture[Any]) -> bool:
+        """Stop the worker running this task; False if the task is not running."""
+
+    def wait_directly(self, future: TaskFuture[Any], deadline: float | None) -> None:
+        """Read the running task's replies in the calling thread until it ends or the deadline
+        (see ``_receive``); returns early on anything unusual."""
 
 
 class TaskFuture(Future[T]):
@@ -31,10 +50,10 @@ class TaskFuture(Future[T]):
       replaces); the future then ends cancelled.
     """
 
-    def __init__(self, task_id: int, supervisor: Supervisor) -> None:
+    def __init__(self, task_id: int, owner: TaskOwner) -> None:
         super().__init__()
         self.task_id = task_id
-        self._supervisor = supervisor
+        self._owner = owner
         self._progress_callbacks: list[tuple[Callable[[Any], object], bool]] = []
         # Values that arrive before anyone subscribed (a worker may report before submit() has
         # even returned); replayed to the first callback. Bounded: nobody may ever subscribe.
@@ -72,12 +91,9 @@ class TaskFuture(Future[T]):
         """
         if not super().cancel():
             return False
-        self._supervisor.forget(self)
-        # What an executor does when it reaches a cancelled item, which the pool never will
-        # now: wait() and as_completed() only count a cancelled future once it is notified.
-        with self._condition:  # re-entrant: set_running_or_notify_cancel takes it again
-            if self._state == CANCELLED:
-                self.set_running_or_notify_cancel()
+        self._owner.forget(self)
+        # wait() and as_completed() only count a cancelled future once it is notified.
+        _future_state.notify_cancelled(self)
         return True
 
     def stop(self) -> bool:
@@ -89,40 +105,42 @@ class TaskFuture(Future[T]):
         """
         if self.cancel():
             return True
-        return self._supervisor.stop_task(self)
+        return self._owner.stop_task(self)
 
     def result(self, timeout: float | None = None) -> T:
-        if self._state == RUNNING:
+        if _is_running(self):
             deadline = self._wait_directly(timeout)
             timeout = _remaining(timeout, deadline)
-        if self._state == FINISHED and self._exception is None:
-            return self._result  # type: ignore[no-any-return]  # final: no lock needed
+        finished, value = _finished_result(self)
+        if finished:
+            return value  # type: ignore[no-any-return]
         try:
             return super().result(timeout)
-        finally:
-            if self._exception is not None:  # its error was seen: not logged (_unretrieved)
-                self._supervisor.unretrieved.retrieved(self.task_id)
+        except BaseException:
+            # Its error was seen (or the wait interrupted): not logged as never retrieved.
+            if self.done() and not self.cancelled():
+                self._owner.unretrieved.retrieved(self.task_id)
+            raise
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         deadline = self._wait_directly(timeout)
-        try:
-            return super().exception(_remaining(timeout, deadline))
-        finally:
-            if self._exception is not None:
-                self._supervisor.unretrieved.retrieved(self.task_id)
+        error = super().exception(_remaining(timeout, deadline))
+        if error is not None:
+            self._owner.unretrieved.retrieved(self.task_id)
+        return error
 
     def _wait_directly(self, timeout: float | None) -> float | None:
         # Fast path for a caller that blocks on a running task: read the reply itself rather
-        # than be woken by the supervisor thread (see Supervisor.wait_directly).
+        # than be woken by the supervisor thread (see _receive.Receiver.wait_directly).
         deadline = None if timeout is None else time.monotonic() + timeout
-        if self._state == RUNNING:
-            self._supervisor.wait_directly(self, deadline)
+        if _is_running(self):
+            self._owner.wait_directly(self, deadline)
         return deadline
 
     def _progress_guard(self) -> threading.RLock:
         lock = self._progress_lock
         if lock is None:
-            with self._condition:
+            with _progress_locks_made:
                 if self._progress_lock is None:
                     self._progress_lock = threading.RLock()
                 lock = self._progress_lock
@@ -131,30 +149,15 @@ class TaskFuture(Future[T]):
     def _settle(self, result: Any, error: BaseException | None, label: str = "") -> None:
         """``set_result``/``set_exception`` in one, for the pool; ignores a settled future (its
         owner cancelled it in the meantime). ``label`` names the task in the log if its error is
-        never retrieved (see ``_unretrieved``).
-
-        Same steps as the standard methods, minus the ``notify_all`` when nobody waits: this
-        runs once per task, and that call alone is a noticeable share of a tiny task's cost.
-        """
-        with self._condition:
-            if self._state in (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED):
-                return
-            if error is None:
-                self._result = result
-            else:
-                # Watched before anyone can see the state: a waiter retrieves after this.
-                self._supervisor.unretrieved.watch(self, error, label or f"#{self.task_id}")
-                self._exception = error
-            self._state = FINISHED
-            for waiter in self._waiters:
-                if error is None:
-                    waiter.add_result(self)
-                else:
-                    waiter.add_exception(self)
-            if self._condition._waiters:  # type: ignore[attr-defined]
-                self._condition.notify_all()
-        if self._done_callbacks:  # type: ignore[attr-defined]
-            self._invoke_callbacks()  # type: ignore[attr-defined]
+        never retrieved (see ``_unretrieved``)."""
+        if error is not None:
+            # Watched before anyone can see the state: a waiter retrieves after this.
+            unretrieved = self._owner.unretrieved
+            unretrieved.watch(self, error, label or f"#{self.task_id}")
+            if not _future_state.settle(self, None, error):
+                unretrieved.retrieved(self.task_id)  # cancelled meanwhile: nothing to log
+        else:
+            _future_state.settle(self, result, None)
 
     def _report_progress(self, values: tuple[Any, ...]) -> None:
         with self._progress_guard():
@@ -167,25 +170,11 @@ class TaskFuture(Future[T]):
 
     def _set_stopped(self) -> bool:
         """End a *running* future as cancelled (``cancel()`` refuses running futures)."""
-        return set_stopped(self)
+        return _future_state.set_stopped(self)
 
 
-def set_stopped(future: Future[Any]) -> bool:
-    """End a *running* future as cancelled; False if it had ended already.
-
-    ``Future.cancel`` refuses running futures, and the public API has no other way in, so this
-    mirrors ``cancel`` + ``set_running_or_notify_cancel`` on the future's private state, telling
-    ``wait()``/``as_completed()`` waiters too. One home for it: DaskFuture uses it as well.
-    """
-    with future._condition:  # type: ignore[attr-defined]
-        if future._state in (FINISHED, CANCELLED, CANCELLED_AND_NOTIFIED):  # type: ignore[attr-defined]
-            return False
-        future._state = CANCELLED_AND_NOTIFIED  # type: ignore[attr-defined]
-        for waiter in future._waiters:  # type: ignore[attr-defined]
-            waiter.add_cancelled(future)
-        future._condition.notify_all()  # type: ignore[attr-defined]
-    future._invoke_callbacks()  # type: ignore[attr-defined]
-    return True
+_is_running = _future_state.is_running
+_finished_result = _future_state.finished_result
 
 
 def _remaining(timeout: float | None, deadline: float | None) -> float | None:

@@ -32,7 +32,7 @@ SMALL_FRAME = 4096  # below this, parts of a frame are sliced (copied) rather th
 
 
 class Stop(NamedTuple):
-    """Finish the current loop iteration and exit with code 0 (the seed's ``EXIT`` sentinel)."""
+    """Finish the current loop iteration and exit with code 0 (the worker loop's ``EXIT``)."""
 
 
 class Ping(NamedTuple):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
+from qtcompute.engine._core import PoolCore
 from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._governance import check_max_tasks_per_child, parse_memory_limit
 from qtcompute.engine._records import PoolEvent, PoolStats
@@ -20,7 +21,9 @@ from qtcompute.engine._supervisor import Supervisor
 T = TypeVar("T")
 
 _DEFAULT_TIMEOUT: Any = object()
-_live: weakref.WeakSet[Supervisor] = weakref.WeakSet()
+# Every pool whose supervisor thread still runs (the thread holds its Supervisor), and its core:
+# the exit hook waits for them even when their Pool object is long gone.
+_live: weakref.WeakKeyDictionary[Supervisor, PoolCore] = weakref.WeakKeyDictionary()
 _atexit_lock = threading.Lock()
 _atexit_registered = False
 
@@ -110,7 +113,7 @@ class Pool(Executor):
             release(dumps_task(initializer, tuple(initargs), {}).segments)
         self._task_timeout = task_timeout
         self._start_method = start_method
-        self._supervisor = Supervisor(
+        self._core = PoolCore(
             workers=workers,
             ctx=multiprocessing.get_context(start_method),
             initializer=initializer,
@@ -121,14 +124,14 @@ class Pool(Executor):
             memory_limit=memory_limit,
             max_tasks_per_child=max_tasks_per_child,
         )
-        if self._supervisor.start_error is not None:
+        if self._core.start_error is not None:
             # Typically multiprocessing's "start a new process before ... bootstrapping": a
             # Pool created at import time of a module that spawned children re-import.
-            raise self._supervisor.start_error
+            raise self._core.start_error
         # Collected without shutdown(): stop the workers once queued work is done (as CPython's
-        # executors do). The finalizer holds the supervisor, never the pool.
-        weakref.finalize(self, Supervisor.shutdown, self._supervisor, False, False, False)
-        _register_for_exit(self._supervisor)
+        # executors do). The finalizer holds the core, never the pool.
+        weakref.finalize(self, PoolCore.shutdown, self._core, False, False, False)
+        _register_for_exit(self._core)
 
     # --- the Executor interface ------------------------------------------------------------------
 
@@ -141,7 +144,7 @@ class Pool(Executor):
         tasks (:class:`~qtcompute.errors.PoolShutdownError` after ``shutdown()``,
         :class:`~qtcompute.errors.BrokenPoolError`, or once the interpreter is exiting).
         """
-        return self._supervisor.submit(fn, args, kwargs, self._task_timeout)
+        return self._core.submit(fn, args, kwargs, self._task_timeout)
 
     def schedule(
         self,
@@ -158,7 +161,7 @@ class Pool(Executor):
         if timeout is _DEFAULT_TIMEOUT:
             timeout = self._task_timeout
         _check_timeout(timeout)
-        return self._supervisor.submit(fn, tuple(args), dict(kwargs or {}), timeout, on_progress)
+        return self._core.submit(fn, tuple(args), dict(kwargs or {}), timeout, on_progress)
 
     def map(
         self,
@@ -186,14 +189,14 @@ class Pool(Executor):
     def shutdown(
         self, wait: bool = True, *, cancel_futures: bool = False, stop_running: bool = False
     ) -> None:
-        """Stop the workers once their work is done, gracefully (like the seed's ``EXIT``).
+        """Stop the workers once their work is done, gracefully (an ``EXIT`` sentinel for each).
 
         ``cancel_futures`` cancels tasks that no worker has taken (a worker still starting
         takes the first in the queue, as in CPython); ``stop_running`` also stops the running
         ones (their futures end cancelled) instead of waiting for them. Workers that do
         not exit within ``stop_grace`` are terminated, then killed. Safe to call more than once.
         """
-        self._supervisor.shutdown(wait, cancel_futures, stop_running)
+        self._core.shutdown(wait, cancel_futures, stop_running)
 
     def __enter__(self) -> Pool:
         return self
@@ -206,7 +209,7 @@ class Pool(Executor):
     @property
     def workers(self) -> int:
         """The configured number of worker processes."""
-        return self._supervisor.workers
+        return self._core.workers
 
     @property
     def start_method(self) -> str:
@@ -214,11 +217,11 @@ class Pool(Executor):
 
     def pids(self) -> list[int]:
         """Process ids of the live workers (starting, ready or busy)."""
-        return self._supervisor.pids()
+        return self._core.pids()
 
     def stats(self) -> PoolStats:
         """A snapshot: workers alive and busy, tasks pending, crashes and restarts so far."""
-        return self._supervisor.stats()
+        return self._core.stats()
 
     def subscribe(self, listener: Callable[[PoolEvent], object]) -> Callable[[], None]:
         """Call ``listener(event)`` on every worker state change; returns an unsubscribe function.
@@ -226,7 +229,7 @@ class Pool(Executor):
         Listeners run in a pool thread (never the caller's): a GUI must hand events over to its
         own thread, as :mod:`qtcompute.qt` does.
         """
-        return self._supervisor.subscribe(listener)
+        return self._core.subscribe(listener)
 
     def ping(self, timeout: float | None = None) -> dict[int, float]:
         """Wait until every worker is ready and round-trip a message through each.
@@ -234,7 +237,7 @@ class Pool(Executor):
         Returns ``{pid: seconds}``. Raises ``TimeoutError`` past ``timeout`` and
         :class:`~qtcompute.errors.WorkerCrashedError` if a worker dies meanwhile.
         """
-        return self._supervisor.ping(timeout)
+        return self._core.ping(timeout)
 
     def __repr__(self) -> str:
         stats = self.stats()
@@ -314,19 +317,19 @@ def _check_timeout(timeout: float | None) -> None:
 def _before_pool_start() -> None:
     """Give freeze safety its chance to act before any process starts (see qtcompute.freeze):
     a frozen worker child that reaches this point is diverted to its work, a runaway refused."""
-    from qtcompute.freeze import before_pool_start  # Qt-free; imported late to avoid a cycle
+    from qtcompute.freeze import before_pool_start  # LEAD-TODO: freeze._guard after merge
 
     before_pool_start()
 
 
-def _register_for_exit(supervisor: Supervisor) -> None:
+def _register_for_exit(core: PoolCore) -> None:
     """At interpreter exit, stop every pool still running once its work is done, queued tasks
     included (as CPython's executors do: a script that submits and returns gets its work done);
     submit() raises from then on. Registered after ``multiprocessing`` registered its own exit
     hook, so ours runs first (atexit is last-in, first-out) and multiprocessing never waits on
     a live worker."""
     global _atexit_registered
-    _live.add(supervisor)
+    _live[core.supervisor] = core
     with _atexit_lock:
         if not _atexit_registered:
             atexit.register(_shutdown_all)
@@ -334,8 +337,8 @@ def _register_for_exit(supervisor: Supervisor) -> None:
 
 
 def _shutdown_all() -> None:
-    supervisors = list(_live)
-    for supervisor in supervisors:
-        supervisor.interpreter_exiting = True
-    for supervisor in supervisors:
-        supervisor.shutdown(wait=True, cancel_futures=False, stop_running=False)
+    cores = list(_live.values())
+    for core in cores:
+        core.interpreter_exiting()
+    for core in cores:
+        core.shutdown(wait=True, cancel_futures=False, stop_running=False)

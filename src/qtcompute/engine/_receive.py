@@ -1,11 +1,12 @@
-"""Reading what workers send: by the supervisor thread, or by a thread blocked in ``result()``.
+"""Reading what workers send, and settling each task with its outcome.
 
-Every frame of a worker goes through :meth:`FrameReceiver._on_frame`, under the supervisor's
-lock, whoever read it. Two readers, never at once for one worker:
+Every frame of a worker goes through :meth:`Receiver._on_frame`, under the pool's lock,
+whoever read it. Two readers, never at once for one worker:
 
-- the supervisor thread, for every worker pipe in its ``epoll`` set (``_receive``);
-- a thread that waits for a running task's result *claims* that task's worker and reads its
-  pipe itself (``wait_directly``): handing each result over from the supervisor thread would
+- the supervisor thread, for frames the bell rang for or a watched pipe reported
+  (:meth:`Receiver.read_counted`, :meth:`Receiver.receive`);
+- a thread blocked in ``result()``, which *claims* its task's worker and reads the reply itself
+  (:meth:`Receiver.wait_directly`): handing each result over from the supervisor thread would
   cost two thread wake-ups, more than the whole process round trip on a virtual machine.
 
 Large result buffers left in the worker's memory are copied here too (``_copy_result``), outside
@@ -18,15 +19,17 @@ import functools
 import logging
 import pickle
 import sys
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from qtcompute.engine import _frame_counts, _worker_logging
 from qtcompute.engine import _messages as msg
+from qtcompute.engine import _vm, _worker_logging
+from qtcompute.engine._dispatch import Dispatcher
+from qtcompute.engine._lifecycle import Lifecycle
+from qtcompute.engine._outbox import Outbox, Task
 from qtcompute.engine._pickling import unpack_exception
-from qtcompute.engine._process import WorkerState
-from qtcompute.engine._records import Outbox, Task
+from qtcompute.engine._records import WorkerState
+from qtcompute.engine._state import PoolState
 from qtcompute.engine.errors import (
     BrokenPoolError,
     MemoryLimitError,
@@ -40,74 +43,53 @@ if TYPE_CHECKING:
 
 worker_log = logging.getLogger("qtcompute.worker")
 _RESULT_KIND = msg.RESULT_KIND
-_DIRECT = _frame_counts.DIRECT
-_FROM_WORKER = _frame_counts.FROM_WORKER
 _HEADER_SIZE = msg.HEADER_SIZE
 _SMALL_FRAME = msg.SMALL_FRAME
 
 
-class FrameReceiver:
-    """The receive side of :class:`~qtcompute.engine._supervisor.Supervisor` (a mixin: the state
-    it uses, such as ``_lock``, ``_handles`` and ``_waiter``, is the supervisor's)."""
+class Receiver:
+    """Reads the frames of one pool's workers and settles their tasks."""
 
-    _lock: threading.Lock
-    _handles: list[WorkerHandle]
-    _running: dict[int, WorkerHandle]
-    _thread: threading.Thread
-    _thread_ident: int | None
-    _waiter: Any
-    _start_failures: int
-    _shutdown: bool
-
-    if TYPE_CHECKING:  # provided by the Supervisor
-
-        def _finish_task(self, worker: WorkerHandle) -> Task | None: ...
-        def _become_idle(self, worker: WorkerHandle, out: Outbox) -> None: ...
-        def _retire(self, worker: WorkerHandle, out: Outbox) -> None: ...
-        def _on_exit(self, worker: WorkerHandle, out: Outbox) -> None: ...
-        def _break(self, error: BrokenPoolError, out: Outbox) -> None: ...
-        def _send_control(self, worker: WorkerHandle, message: Any, task_id: int = 0) -> None: ...
-        def _send_ping(self, worker: WorkerHandle, nonce: int) -> None: ...
-        def _stop_worker(self, worker: WorkerHandle, out: Outbox) -> None: ...
-        def _watch(self, worker: WorkerHandle) -> None: ...
-        def _unwatch(self, worker: WorkerHandle) -> None: ...
-        def wake(self) -> None: ...
+    def __init__(self, state: PoolState, lifecycle: Lifecycle, dispatcher: Dispatcher) -> None:
+        self._state = state
+        self._lifecycle = lifecycle
+        self._dispatcher = dispatcher
+        self._lock = state.lock
+        self._running = state.running
+        self._handles = state.handles
 
     def wait_directly(self, future: TaskFuture[Any], deadline: float | None) -> None:
         """Let the thread blocked on ``future`` read its worker's reply itself.
 
-        Handing each result from the supervisor thread to the waiting thread costs two thread
-        wake-ups, which is more than the whole process round trip on a virtual machine. So a
-        thread that waits for a running task *claims* the worker: the supervisor stops watching
-        that pipe, and this thread polls the pipe and the process sentinel, and handles frames
-        through the same ``_receive`` as the supervisor, under the same lock. Returns when the
-        future is done, at the deadline, or as soon as anything unusual happens (the worker
-        died, another thread claimed it); the caller then waits on the future as usual.
+        The thread *claims* the worker: the worker stops ringing the bell for this task's
+        frames and the supervisor leaves its pipe alone, while this thread spins, polls the
+        pipe and the kick pipe, and handles frames through the same ``_on_frame`` as the
+        supervisor, under the same lock. Returns when the future is done, at the deadline, or
+        as soon as anything unusual happens (the worker died, another thread claimed it); the
+        caller then waits on the future as usual.
         """
-        ident = threading.get_ident()
-        if ident == self._thread_ident:
+        state = self._state
+        if state.on_supervisor():
             return
         lock = self._lock
         with lock:
             worker = self._running.get(future.task_id)
-            if worker is None or worker.claimed or worker.eof or worker.poller is None:
+            if worker is None or not worker.channel.can_claim:
                 return
             task = worker.task
-            worker.claimed = ident
-            self._unwatch(worker)
-            if worker.counts is not None:
-                # The worker stops ringing the supervisor's bell for this task's frames.
-                worker.counts.counts[_DIRECT] = _frame_counts.claim_mark(future.task_id)
-        reader = worker.reader
+            channel = worker.channel
+            channel.claim(future.task_id)
+            state.unwatch(worker)
+        read = channel.read
         released = False
         try:
             while True:
-                if not worker.wait_readable(deadline):
+                if not channel.wait_frame(deadline):
                     return  # timed out, or kicked: another thread settled the task
                 try:
-                    frame = reader.read()
+                    frame = read()
                 except (EOFError, OSError):
-                    worker.eof = True  # nobody reads this pipe again (we own it: claimed)
+                    channel.eof = True  # nobody reads this pipe again (we own it: claimed)
                     return  # the worker died: the supervisor reports it (sentinel)
                 except BaseException:
                     # Ctrl-C in the middle of a frame: what was read of it is gone, and the
@@ -130,7 +112,7 @@ class FrameReceiver:
                     out.deliver()  # whatever happens, a task ended under the lock is settled
                 if released:
                     if replace:
-                        self.wake()
+                        state.wake()
                     return
         finally:
             if not released:
@@ -139,7 +121,7 @@ class FrameReceiver:
                     replace = self._release_claim(worker, out, done=False)
                 out.deliver()
                 if replace:
-                    self.wake()  # replacements are started by the supervisor thread only
+                    state.wake()  # replacements are started by the supervisor thread only
 
     def _abandon(self, worker: WorkerHandle, task: Task) -> None:
         """A direct wait was interrupted while reading a frame: the pipe is out of step, so the
@@ -147,13 +129,13 @@ class FrameReceiver:
         out = Outbox()
         try:
             with self._lock:
-                worker.eof = True  # nobody reads this pipe again
+                worker.channel.eof = True  # nobody reads this pipe again
                 if worker in self._handles and worker.state is not WorkerState.STOPPING:
-                    self._stop_worker(worker, out)
+                    self._lifecycle.stop_worker(worker, out)
                     out.cancel_running(task)
         finally:
             out.deliver()
-            self.wake()
+            self._state.wake()
 
     def _release_claim(self, worker: WorkerHandle, out: Outbox, *, done: bool) -> bool:
         """End a direct wait (under the lock); True if the worker died and needs replacing.
@@ -161,48 +143,51 @@ class FrameReceiver:
         ``done``: the claimed task's last frame was read. Otherwise (a timeout, a kick) the
         worker may still send it without ringing the bell, so the supervisor watches its pipe.
         """
-        worker.claimed = 0
+        channel = worker.channel
         if worker not in self._handles:
+            channel.claimed_by = 0
             return False
-        counts = worker.counts
-        if counts is not None:
-            counts.counts[_DIRECT] = 0
+        channel.release()
         # Frames read ahead with the last one are ours to handle (select() on the pipe will not
         # report them), and so are frames the supervisor's bell left to us while we read.
-        self._read_counted(worker, out)
-        if worker.exit_seen:  # the supervisor left the death to us (see _handle)
-            self._on_exit(worker, out)
+        self.read_counted(worker, out)
+        if worker.exit_seen:  # the supervisor left the death to us (see Supervisor._handle)
+            self.drain_and_reap(worker, out)
             return True  # replacements are started by the supervisor thread only
-        if counts is None or not done:
-            self._watch(worker)
+        if not channel.counted or not done:
+            self._state.watch(worker)
         return False
 
-    def _read_counted(self, worker: WorkerHandle, out: Outbox) -> None:
-        """Handle the frames of ``worker`` that are read ahead or counted (see _frame_counts).
+    def read_counted(self, worker: WorkerHandle, out: Outbox) -> None:
+        """Handle the frames of ``worker`` that are read ahead or counted.
 
         Only those counted on entry: a worker that keeps writing (an output flood) rings again,
         and is read again then, rather than here under the lock for as long as it writes.
         """
-        reader = worker.reader
-        written = worker.counts.counts[_FROM_WORKER] if worker.counts is not None else None
-        while not worker.eof and (
-            reader.buffered()
-            or (written is not None and _frame_counts.unread(written, reader.frames))
-        ):
-            self._receive(worker, out)
+        channel = worker.channel
+        mark = channel.counted_mark()
+        while not channel.eof and channel.has_counted(mark):
+            self.receive(worker, out)
 
-    def _receive(self, worker: WorkerHandle, out: Outbox) -> None:
+    def drain_and_reap(self, worker: WorkerHandle, out: Outbox) -> None:
+        """The worker has exited: read what it sent before it died, then reap it."""
+        channel = worker.channel
+        while not channel.eof and channel.has_frame():
+            self.receive(worker, out)
+        self._lifecycle.reap(worker, out)
+
+    def receive(self, worker: WorkerHandle, out: Outbox) -> None:
         """Handle the next frame of ``worker`` and any others that arrived with it."""
-        reader = worker.reader
+        channel = worker.channel
         while True:
             try:
-                frame = reader.read()
+                frame = channel.read()
             except (EOFError, OSError):
-                worker.eof = True  # the sentinel reports the death itself
-                self._unwatch(worker)
+                channel.eof = True  # the sentinel reports the death itself
+                self._state.unwatch(worker)
                 return
             self._on_frame(worker, frame, out)
-            if worker.eof or not reader.buffered():
+            if channel.eof or not channel.buffered():
                 return
 
     def _on_frame(self, worker: WorkerHandle, frame: bytes, out: Outbox) -> None:
@@ -232,7 +217,7 @@ class FrameReceiver:
             # thread delivers), so that a 100 MB copy never holds up submit() elsewhere. The
             # worker stays busy until the copy is done: nothing may stop it or give it another
             # task while we read its memory.
-            self._finish_task(worker)
+            self._lifecycle.finish_task(worker)
             worker.copying = True
             out.settle_with(task, self._copy_result, worker, task, frame)  # type: ignore[arg-type]
             return
@@ -252,15 +237,13 @@ class FrameReceiver:
         elif isinstance(message, msg.Released):
             task.reusable = set(message.names)  # type: ignore[union-attr]
         elif isinstance(message, msg.Ready):
-            self._start_failures = 0
-            from qtcompute.engine import _vm
-
+            self._state.start_failures = 0
             if _vm.can_read(worker.pid, message.probe):
-                self._send_control(worker, msg.UseDirectCopy())
+                worker.send_control(msg.UseDirectCopy())
             for nonce, _probe, _sent in worker.pings:
-                self._send_ping(worker, nonce)
+                worker.send_control(msg.Ping(nonce))  # its death fails the probe
             if worker.state is WorkerState.STARTING:
-                self._become_idle(worker, out)
+                self._dispatcher.become_idle(worker, out)
         elif isinstance(message, msg.Pong):
             self._answer_ping(worker, message.nonce)
         elif isinstance(message, msg.Log):
@@ -268,7 +251,7 @@ class FrameReceiver:
         elif isinstance(message, msg.Output):
             out.call(_write_output, worker.pid, message.stream, message.text)
         elif isinstance(message, msg.InitFailed):
-            self._break(
+            self._lifecycle.break_pool(
                 BrokenPoolError(
                     f"The pool's initializer raised in worker {message.pid}, so no worker can "
                     "start and no task can run. Fix the initializer (its traceback is below) "
@@ -288,12 +271,13 @@ class FrameReceiver:
         error: BaseException | None = None,
     ) -> None:
         """The worker's task ended with this outcome: settle it, and the worker is free."""
-        self._finish_task(worker)
+        self._lifecycle.finish_task(worker)
         out.settle(task, result, error)
         if error is not None and type(error) is MemoryLimitError:
-            self._retire(worker, out)  # a failed allocation may leave native state half-built
+            # A failed allocation may leave native state half-built.
+            self._lifecycle.retire(worker, out)
         else:
-            self._become_idle(worker, out)
+            self._dispatcher.become_idle(worker, out)
 
     def _answer_ping(self, worker: WorkerHandle, nonce: int) -> None:
         for entry in list(worker.pings):
@@ -307,8 +291,6 @@ class FrameReceiver:
     ) -> tuple[Any, BaseException | None]:
         """Copy a result whose large buffers are in the worker's memory (outside the lock),
         then let the worker drop them and take the next task."""
-        from qtcompute.engine import _vm
-
         result: Any = None
         error: BaseException | None = None
         alive = False
@@ -330,13 +312,13 @@ class FrameReceiver:
                 # Still in _handles: never reaped during the copy, so what we read was its.
                 alive = alive and worker in self._handles
                 if alive:
-                    self._send_control(worker, msg.Release(), task.future.task_id)
+                    worker.send_control(msg.Release(), task.future.task_id)
                     if worker.state is WorkerState.BUSY and worker.task is None:
-                        self._become_idle(worker, out)
-                shutting_down = self._shutdown
+                        self._dispatcher.become_idle(worker, out)
+                shutting_down = self._state.shutdown
             out.deliver()
             if shutting_down:
-                self.wake()  # the supervisor stops workers once idle; this one now is
+                self._state.wake()  # the supervisor stops workers once idle; this one now is
         if not alive or isinstance(error, OSError):
             result, error = (
                 None,

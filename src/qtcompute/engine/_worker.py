@@ -1,6 +1,7 @@
 """The worker process: a loop that receives a task, runs it, and sends back what happened.
 
-This replaces the seed's ``worker(iq, oq)`` loop. Differences that matter:
+It replaces the usual recipe's ``worker(input_queue, output_queue)`` loop with an ``EXIT``
+sentinel. The differences that matter:
 
 - every outcome is sent back (result, exception with traceback, unpicklable result), never
   swallowed by a bare ``except``;
@@ -15,147 +16,27 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import select
 import sys
 import threading
 import time
 from multiprocessing.connection import Connection
 from types import GeneratorType
-from typing import Any
+from typing import Any, Protocol
 
 from qtcompute.engine import _governance, _worker_logging
 from qtcompute.engine import _messages as msg
-from qtcompute.engine._frame_counts import AHEAD, FrameCounts, claim_mark, unread
-from qtcompute.engine._frame_counts import DIRECT as _DIRECT
-from qtcompute.engine._frame_counts import FROM_WORKER as _FROM_WORKER
-from qtcompute.engine._frame_counts import MASK as _MASK
-from qtcompute.engine._frame_counts import READ as _READ
-from qtcompute.engine._frame_counts import TENTATIVE as _TENTATIVE
-from qtcompute.engine._frame_counts import TO_WORKER as _TO_WORKER
+from qtcompute.engine._channel import WorkerEnd
 from qtcompute.engine._pickling import pack_exception, progress_not_sendable
-from qtcompute.engine._pipes import FrameReader, endpoint, send_frame
 from qtcompute.engine._shm import give_back_loans
-from qtcompute.engine._spin import Spinner
 
-# Exit codes, so the parent can tell a deliberate exit from a crash.
-EXIT_OK = 0
+# Exit codes, so the parent can tell a deliberate exit from a crash (0: asked to stop).
 EXIT_INIT_FAILED = 3
 EXIT_PARENT_DIED = 4
 
 _RUN_KIND = msg.RUN_KIND
-# A frame and its 4-byte length up to this size go into a pipe in one piece (POSIX PIPE_BUF is
-# at least 512; Linux's, 4096, is also the least a pipe holds when its user is over quota).
-_ATOMIC_FRAME = getattr(select, "PIPE_BUF", 512) - 4
 task_id_of = msg.task_id_of
-# How long a worker holds back the ring for a result its submitter will probably claim: a waiter
-# that comes at all comes within a few microseconds (see _frame_counts).
-_HOLD = 25e-6
 
 PROGRESS_INTERVAL = 0.004  # seconds: progress values closer together than this share one frame
-
-
-class _Channel:
-    """The worker's ends of its two pipes; one lock so that threads never interleave frames.
-
-    With ``counts`` (see ``_frame_counts``), every frame is counted once it is in the pipe (a
-    frame too large for one write, before), and the pool's ``bell`` is rung unless a thread of
-    the pool reads this task's frames itself.
-    """
-
-    def __init__(
-        self,
-        tasks: Connection,
-        replies: Connection,
-        counts: FrameCounts | None = None,
-        bell: Connection | None = None,
-    ) -> None:
-        self.tasks = tasks
-        self.replies = replies
-        self.reader = FrameReader(endpoint(tasks))
-        self.io = endpoint(replies)
-        # Re-entrant, with a depth: a signal handler or a __del__ that logs or prints while this
-        # thread writes a frame must neither deadlock nor cut that frame in two (see send_frame).
-        self.lock = threading.RLock()
-        self._depth = 0
-        self._deferred: list[tuple[bytes, int]] = []
-        self.counts = counts.counts if counts is not None and bell is not None else None
-        self._sent = 0  # frames sent, modulo 2**32 (what counts[FROM_WORKER] says)
-        self.owed = 0  # claim mark of a result whose ring is held back (see pay_ring), or 0
-        self.bell = -1
-        self._bell_conn = bell  # owns the descriptor: it closes with this object
-        if self.counts is not None:
-            self.bell = bell.fileno()  # type: ignore[union-attr]
-            # A full bell already has rings waiting to be read: never block on it.
-            os.set_blocking(self.bell, False)
-
-    def send(self, task_id: int, message: Any) -> None:
-        self.send_frame(msg.encode(task_id, message), task_id)
-
-    def send_frame(self, frame: bytes, task_id: int, *, last: bool = False) -> None:
-        """Send ``frame``, which belongs to task ``task_id`` (``msg.CONTROL`` for none).
-
-        ``last``: the task's result, after which this thread spins for the next task; its ring
-        may be held back until :meth:`pay_ring` (see ``_frame_counts``).
-        """
-        with self.lock:
-            if self._depth:
-                # This thread is in the middle of writing a frame (we interrupted it): this one
-                # goes out as soon as that one is complete.
-                self._deferred.append((frame, task_id))
-                return
-            self._depth = 1
-            try:
-                self._write(frame, task_id, last)
-                while self._deferred:
-                    self._write(*self._deferred.pop(0), False)
-            finally:
-                self._depth = 0
-
-    def _write(self, frame: bytes, task_id: int, last: bool) -> None:
-        counts = self.counts
-        if counts is None:
-            send_frame(self.io, frame)
-        elif len(frame) < _ATOMIC_FRAME:
-            # Written whole in one go: counted (and rung) once it is all in the pipe.
-            send_frame(self.io, frame)
-            self._announce(counts, task_id, last)
-        else:
-            # Larger than the pipe may take at once: the write blocks until a reader drains
-            # the pipe, so the reader must hear of the frame first (see _frame_counts).
-            self._announce(counts, task_id, False)
-            send_frame(self.io, frame)
-
-    def _announce(self, counts: memoryview, task_id: int, last: bool) -> None:
-        self._sent = counts[_FROM_WORKER] = (self._sent + 1) & _MASK
-        mark = claim_mark(task_id)
-        direct = counts[_DIRECT]
-        if mark and direct == mark:
-            return  # a thread of the pool reads this task's frames itself
-        if last and mark and direct == mark | _TENTATIVE:
-            self.owed = mark  # its submitter will most likely claim it: wait and see
-            return
-        self._ring()
-
-    def pay_ring(self) -> None:
-        """Ring for a held-back result now, unless the pool has read it or claimed its task
-        meanwhile. Called by the main thread (the only one that sets ``owed``) once the hold
-        after the result runs out. Never takes the lock: a thread blocked in a large write
-        holds it until the pool reads, and the pool may be waiting for us to read a task."""
-        mark, self.owed = self.owed, 0
-        counts = self.counts
-        if (
-            mark
-            and counts is not None
-            and counts[_DIRECT] != mark  # claimed since: its thread reads it
-            and unread(self._sent, counts[_READ])
-        ):
-            self._ring()
-
-    def _ring(self) -> None:
-        try:
-            os.write(self.bell, b"\0")
-        except OSError:
-            pass  # full (the supervisor has rings to read) or the pool is gone
 
 
 class _ProgressReporter:
@@ -166,7 +47,7 @@ class _ProgressReporter:
     background thread, or before the task's result, whichever comes first. Order is kept.
     """
 
-    def __init__(self, channel: _Channel) -> None:
+    def __init__(self, channel: WorkerEnd) -> None:
         self._channel = channel
         self._lock = threading.Lock()
         self._buffer: list[Any] = []
@@ -234,8 +115,26 @@ class _ProgressReporter:
             self.flush()
 
 
-_reporter: _ProgressReporter | None = None
+class ProgressSink(Protocol):
+    """Where :func:`report_progress` sends the values of the running task."""
+
+    def report(self, value: Any) -> None: ...
+
+
+_reporter: ProgressSink | None = None  # set once this process serves tasks
 _memory_guard: _governance.MemoryGuard | None = None  # with Pool(memory_limit=...)
+
+
+def set_progress_sink(sink: ProgressSink) -> None:
+    """Send :func:`report_progress` values to ``sink`` in this process: a Dask worker routes
+    them to the client of the task that reported (see ``qtcompute.dask._remote``)."""
+    global _reporter
+    _reporter = sink
+
+
+def serving() -> bool:
+    """True in a process that serves tasks: a pool's worker, or a Dask worker with a sink."""
+    return _reporter is not None
 
 
 def report_progress(value: Any) -> None:
@@ -258,7 +157,7 @@ class _SafeStream:
     worker's pipe instead, where it reaches the parent's stream or, lacking one, its log.
     """
 
-    def __init__(self, original: Any, channel: _Channel, name: str) -> None:
+    def __init__(self, original: Any, channel: WorkerEnd, name: str) -> None:
         self._original = original
         self._channel = channel
         self._name = name
@@ -299,7 +198,7 @@ class _SafeStream:
         return getattr(self._original, name)
 
 
-def _make_streams_safe(channel: _Channel) -> None:
+def _make_streams_safe(channel: WorkerEnd) -> None:
     sys.stdout = _SafeStream(sys.stdout, channel, "stdout")  # type: ignore[assignment]
     sys.stderr = _SafeStream(sys.stderr, channel, "stderr")  # type: ignore[assignment]
 
@@ -336,21 +235,20 @@ def _watch_parent(lifeline: Connection, parent_pid: int) -> None:
 
 
 def worker_main(
-    tasks: Connection,
-    replies: Connection,
+    channel_args: tuple[Any, ...],
     lifeline: Connection,
     parent_pid: int,
     initializer: Any,
     initargs: tuple[Any, ...],
     spin: float = 0.0,
-    counts: FrameCounts | None = None,
-    bell: Connection | None = None,
     settings: _governance.WorkerSettings | None = None,
 ) -> None:
-    """Entry point of a worker process (the ``target`` of its ``multiprocessing.Process``)."""
+    """Entry point of a worker process (the ``target`` of its ``multiprocessing.Process``).
+    ``channel_args``: its ends of the pipes, its page of frame counts and the pool's bell
+    (``ParentEnd.worker_args``)."""
     global _reporter, _memory_guard
     _watch_parent(lifeline, parent_pid)
-    channel = _Channel(tasks, replies, counts, bell)
+    channel = WorkerEnd(*channel_args, spin=spin)
     _make_streams_safe(channel)
     # Crash log, memory limit, logging records to the pool (see _governance).
     _memory_guard = _governance.apply(
@@ -365,7 +263,7 @@ def worker_main(
             sys.exit(EXIT_INIT_FAILED)
     _reporter = _ProgressReporter(channel)
     channel.send(msg.CONTROL, msg.Ready(os.getpid(), _direct_copy_probe()))
-    _serve(channel, _reporter, spin)
+    _serve(channel, _reporter)
 
 
 def _direct_copy_probe() -> tuple[int, bytes] | None:
@@ -379,38 +277,20 @@ def _direct_copy_probe() -> tuple[int, bytes] | None:
         return None  # no ctypes, or no libc function: results go through shared memory
 
 
-def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
-    reader = channel.reader
-    read = reader.read
-    spinner = _next_frame_spinner(channel, spin)
+def _serve(channel: WorkerEnd, reporter: _ProgressReporter) -> None:
+    next_frame = channel.next_frame
     # Large results the pool copies from our memory, by task id, until it says Release; None
     # until the pool has told us it can (UseDirectCopy).
     held: dict[int, Any] | None = None
     while True:
-        # Between tasks that come back to back (a loop of submit/result, map), the next task
-        # is caught by a short spin rather than by a wake-up (see _spin).
-        if channel.owed and not reader.buffered():
-            # A result's ring is held back: for a short while only, the time its submitter
-            # takes to come and claim it if it waits at all (a callback-only user must not wait
-            # a whole spin for every result), then the rest of the usual spin. (A frame that
-            # ends the hold is almost always the next task, sent once the result was read.)
-            spun = spinner.spin(_HOLD)  # type: ignore[union-attr]
-            if not spun:
-                channel.pay_ring()
-                spun = spinner.spin()  # type: ignore[union-attr]
-        else:
-            spun = spinner is None or reader.buffered() or spinner.spin()
         try:
-            frame = read()
+            frame = next_frame()
         except (EOFError, OSError):
             return  # the parent closed our pipe: nothing more will come
-        if not spun:
-            spinner.woke()  # type: ignore[union-attr]
         kind = msg.kind_of(frame) if frame[8] != _RUN_KIND else msg.RunTask
         if kind is msg.RunTask:
             task_id = task_id_of(frame)
-            reply = _run(task_id, frame, reporter, channel, held)
-            channel.send_frame(reply, task_id, last=spinner is not None)
+            channel.send_result(_run(task_id, frame, reporter, channel, held), task_id)
         elif kind is msg.Release:
             if held is not None:
                 held.pop(msg.task_id_of(frame), None)
@@ -424,24 +304,11 @@ def _serve(channel: _Channel, reporter: _ProgressReporter, spin: float) -> None:
             _worker_logging.apply(msg.decode(frame).levels)
 
 
-def _next_frame_spinner(channel: _Channel, spin: float) -> Spinner | None:
-    reader = channel.reader
-    fd = getattr(reader, "fd", None)  # Windows readers have none
-    if spin <= 0 or not hasattr(select, "poll") or fd is None:
-        return None  # Windows: no poll() on pipes
-    if channel.counts is not None:
-        counts = channel.counts
-        return Spinner(spin, lambda: 0 < (counts[_TO_WORKER] - reader.frames) & _MASK < AHEAD)
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return Spinner(spin, lambda: poller.poll(0))
-
-
 def _run(
     task_id: int,
     frame: bytes,
     reporter: _ProgressReporter,
-    channel: _Channel,
+    channel: WorkerEnd,
     held: dict[int, Any] | None,
 ) -> bytes:
     """Run one task; return the frame that answers it. Never raises."""
