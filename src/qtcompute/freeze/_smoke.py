@@ -2,7 +2,7 @@
 
 ``qtcompute build`` starts the app (frozen, and before that from source) with
 ``QTCOMPUTE_SMOKE=<result file>``. A PyInstaller runtime hook in the bundle (from source: a
-``sitecustomize``; both in ``qtcompute/build/_inject``) calls :func:`activate` before the app's
+``sitecustomize``; both in ``qtcompute/bundle/_inject``) calls :func:`activate` before the app's
 first line. Without the variable it does nothing, so the shipped app behaves normally. The
 variable is removed at once, so the app's children (workers, helpers, a relaunch) run normally.
 
