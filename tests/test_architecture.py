@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from collections import deque
 from itertools import pairwise
 from pathlib import Path
@@ -227,6 +229,64 @@ def test_the_cycle_finder_sees_what_python_imports(tmp_path: Path) -> None:
     assert describe_cycle(["pkg.a", "pkg.c", "pkg.a"], graph, modules, tmp_path) == (
         f"pkg.a ({Path('pkg/a.py')}:4) -> pkg.c ({Path('pkg/c.py')}:2) -> pkg.a"
     )
+
+
+# --- freeze safety and the engine ---------------------------------------------------------
+
+# The engine calls freeze safety first thing in Pool(); it may import this module of freeze
+# and no other: the self-test and the entry point must not need the engine to import them, nor
+# the engine them.
+FREEZE_FOR_THE_ENGINE = "qtcompute.freeze._guard"
+
+
+def _reachable(graph: dict[str, dict[str, int]], start: str) -> dict[str, list[str]]:
+    """Every module ``start`` imports, directly or not: module -> the import path to it."""
+    paths = {start: [start]}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        for target in sorted(graph[node]):
+            if target not in paths:
+                paths[target] = [*paths[node], target]
+                queue.append(target)
+    return paths
+
+
+def test_freeze_safety_imports_nothing_of_the_engine() -> None:
+    graph = import_graph(discover(SRC))
+    for start in (FREEZE_FOR_THE_ENGINE, "qtcompute.freeze._selftest"):
+        into_engine = [
+            " -> ".join(path)
+            for name, path in _reachable(graph, start).items()
+            if name == "qtcompute.engine" or name.startswith("qtcompute.engine.")
+        ]
+        assert not into_engine, f"{start} reaches the engine:\n  " + "\n  ".join(into_engine)
+
+
+def test_the_engine_imports_only_the_guard_of_freeze() -> None:
+    graph = import_graph(discover(SRC))
+    wrong = [
+        f"  {module} imports {target} (line {line})"
+        for module, edges in graph.items()
+        if module == "qtcompute.engine" or module.startswith("qtcompute.engine.")
+        for target, line in edges.items()
+        if (target == "qtcompute.freeze" or target.startswith("qtcompute.freeze."))
+        and target != FREEZE_FOR_THE_ENGINE
+    ]
+    assert not wrong, f"the engine may import {FREEZE_FOR_THE_ENGINE} only:\n" + "\n".join(wrong)
+
+
+def test_importing_freeze_safety_loads_no_engine_module() -> None:
+    """At run time too (Python imports ``qtcompute.freeze/__init__.py`` first)."""
+    code = (
+        f"import sys, {FREEZE_FOR_THE_ENGINE}\n"
+        "print(sorted(m for m in sys.modules if m.startswith('qtcompute.engine')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"importing {FREEZE_FOR_THE_ENGINE} loaded {done.stdout}"
 
 
 # --- size, words, Future's private state -------------------------------------------------

@@ -1,4 +1,8 @@
-"""``build_app``: check, freeze (trimmed), UPX, verify, report - one step after the other."""
+"""``build_app``: check, freeze (trimmed), UPX, verify, report - one step after the other.
+
+What the steps share, the options, is in ``_options``; the run of the app from source, which
+goes on in a thread while PyInstaller freezes, in ``_source_run``.
+"""
 
 from __future__ import annotations
 
