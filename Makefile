@@ -20,10 +20,10 @@ run: $(STAMP)
 	@$(BIN)/qtcompute demo adder
 
 # The whole suite under PyQt5 (the seed's binding); then, under PySide6 and under PyQt6, the Qt
-# tests and the frozen calculator (tests/build/test_bindings.py, one onedir build per binding).
+# tests and the frozen calculator (tests/bundle/test_bindings.py, one onedir build per binding).
 # Each run first checks that qtpy really runs the binding asked for (tests/conftest.py): qtpy
 # falls back to another binding, silently, when the one asked for is missing.
-BINDINGS_RUN := tests/qt tests/build/test_bindings.py -p no:cacheprovider
+BINDINGS_RUN := tests/qt tests/bundle/test_bindings.py -p no:cacheprovider
 test: $(STAMP)
 	@$(BIN)/ruff check src tests examples benchmarks
 	@$(BIN)/ruff format --check src tests examples benchmarks

@@ -101,7 +101,7 @@ def _executable(target: Path) -> Path:
 def _first_results(targets: list[Path]) -> list[float]:
     """Median time to the first worker result of each target, runs interleaved (the order
     rotates every run) so that load from elsewhere on a shared machine falls on all alike."""
-    from qtcompute.build._verify import verify
+    from qtcompute.bundle._verify import verify
 
     workers = os.cpu_count() or 1
     times: dict[Path, list[float]] = {target: [] for target in targets}
@@ -118,7 +118,7 @@ def _first_results(targets: list[Path]) -> list[float]:
 
 
 def _binding_rows(out: Path, api: str) -> list[Row]:
-    from qtcompute.build._report import tree_size
+    from qtcompute.bundle._report import tree_size
 
     binding = BINDINGS[api]
     ours, plain = _qtcompute_build(out, api), _plain_build(out, api)
@@ -149,7 +149,7 @@ def _binding_rows(out: Path, api: str) -> list[Row]:
 
 
 def _nuitka_rows(out: Path) -> list[Row]:
-    from qtcompute.build._report import tree_size
+    from qtcompute.bundle._report import tree_size
 
     binding = BINDINGS[NUITKA_BINDING]
     ours = out / "dist" / f"qc-{NUITKA_BINDING}"

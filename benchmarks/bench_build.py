@@ -109,7 +109,7 @@ def _executable(target: Path) -> Path:
 def _first_results(ours: Path, plain: Path) -> tuple[float, float]:
     """Median time to the first worker result of each, runs interleaved (ours, plain, plain,
     ours, ...) so that load from elsewhere on a shared machine falls on both alike."""
-    from qtcompute.build._verify import verify
+    from qtcompute.bundle._verify import verify
 
     workers = os.cpu_count() or 1
     times: dict[Path, list[float]] = {ours: [], plain: []}
@@ -126,7 +126,7 @@ def _first_results(ours: Path, plain: Path) -> tuple[float, float]:
 
 
 def run() -> list[Row]:
-    from qtcompute.build._report import tree_size
+    from qtcompute.bundle._report import tree_size
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="qtcompute-bench-build-") as tmp:

@@ -13,7 +13,7 @@ PACKAGES = [
     "qtcompute.errors",
     "qtcompute.qt",
     "qtcompute.freeze",
-    "qtcompute.build",
+    "qtcompute.bundle",
     "qtcompute.check",
 ]
 

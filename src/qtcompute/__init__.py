@@ -5,7 +5,7 @@ The areas, each a subpackage:
 - :mod:`qtcompute.engine` - a Qt-free pool of persistent worker processes (``Pool``).
 - :mod:`qtcompute.qt` - delivers results, errors and progress as signals in the GUI thread.
 - :mod:`qtcompute.freeze` - the entry point that makes frozen apps safe (``qtcompute.run``).
-- :mod:`qtcompute.build` - ``qtcompute build``: freeze with PyInstaller, then prove it runs.
+- :mod:`qtcompute.bundle` - ``qtcompute build``: freeze with PyInstaller, then prove it runs.
 - :mod:`qtcompute.check` - ``qtcompute check``: a static checker for multiprocessing pitfalls.
 
 Every name here is imported on first use, so ``import qtcompute`` costs nothing and never

@@ -21,7 +21,11 @@ _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "Run a demo app: the calculator or the fractal explorer.",
     ),
     "check": ("qtcompute.check._cli", "check", "Find multiprocessing and freezing pitfalls."),
-    "build": ("qtcompute.build._cli", "build", "Freeze an app with PyInstaller and prove it runs."),
+    "build": (
+        "qtcompute.bundle._cli",
+        "build",
+        "Freeze an app with PyInstaller and prove it runs.",
+    ),
 }
 
 

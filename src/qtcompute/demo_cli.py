@@ -156,7 +156,7 @@ def demo(ctx: click.Context, binding: str | None) -> None:
 @binding_option
 @click.argument("qt_args", nargs=-1, type=click.UNPROCESSED)
 def adder(binding: str | None, qt_args: tuple[str, ...]) -> None:
-    """The seed's addition calculator: the sum is computed in a worker process."""
+    """An addition calculator (examples/adder.py): the sum is computed in a worker process."""
     _run_example("adder", qt_args, binding=binding)
 
 

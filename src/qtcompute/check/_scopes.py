@@ -2,8 +2,9 @@
 
 The rules never walk the tree for names themselves: they ask :class:`Module` (in
 ``_analysis.py``), which answers from what this pass recorded. Name resolution is
-*position-aware* because scripts rebind names: the seed script defines a worker ``calculate`` at
-module level and later, inside its main guard, a click handler also called ``calculate``; the
+*position-aware* because scripts rebind names: the usual two-queue calculator script (a worker
+process reading an input queue, a GUI writing to it) defines a worker ``calculate`` at module
+level and later, inside its main guard, a click handler also called ``calculate``; the
 ``Process(target=calculate)`` between the two must resolve to the worker.
 
 Code is sorted into three regions, by when it runs:

@@ -9,10 +9,14 @@ run elsewhere, even when they are also slots.
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING
 
 from qtcompute.check import _knowledge as k
-from qtcompute.check._analysis import Module, found_name
 from qtcompute.check._scopes import ClassInfo, FuncInfo, pos
+from qtcompute.check._text import found_name
+
+if TYPE_CHECKING:
+    from qtcompute.check._analysis import Module  # which calls this module
 
 
 def off_gui_functions(module: Module) -> dict[FuncInfo, str]:

@@ -2,8 +2,9 @@
 
 - :func:`run` / :func:`main` - the app's entry point: ``freeze_support()`` first, the runaway
   guard, the start method, then the app.
-- :func:`before_pool_start` - called by ``qtcompute.Pool()``: automatic diversion of frozen
-  children when the app forgot the entry point, the runaway guard, and the build's self-test.
+- :func:`before_pool_start` - called by a pool before it starts anything (``qtcompute.Pool()``
+  calls ``_guard.before_pool_start`` with its class): automatic diversion of frozen children
+  when the app forgot the entry point, the runaway guard, and the build's self-test.
 - :func:`freeze_support` - ``multiprocessing.freeze_support()`` with the worker's command line
   validated first (a mistyped one is one line, not a traceback).
 

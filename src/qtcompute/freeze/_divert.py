@@ -10,16 +10,13 @@ divert it ourselves, late but before it can start anything.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import sys
-from typing import NoReturn
 
 from qtcompute.freeze._argv import Role, helper_command, parse_worker_arguments, role_of
 from qtcompute.freeze._errors import MalformedWorkerArgumentsError
-
-logger = logging.getLogger("qtcompute.freeze")
+from qtcompute.freeze._exit import logger, run_and_exit
+from qtcompute.freeze._loky import loky_worker_job
 
 FIX = (
     "start the app with qtcompute.run(main) (or call multiprocessing.freeze_support() first "
@@ -68,8 +65,6 @@ def divert_late(where: str) -> None:
     if role is Role.APP:
         return
     if role is Role.LOKY_WORKER:
-        from qtcompute.freeze._loky import loky_worker_job  # _loky imports this module
-
         job = loky_worker_job(sys.argv)
         logger.warning(
             "frozen loky (joblib) worker process %d reached %s: the app does not start with "
@@ -79,7 +74,7 @@ def divert_late(where: str) -> None:
             os.getpid(),
             where,
         )
-        _run_and_exit(*job)
+        run_and_exit(*job)
     if role is Role.WORKER:
         kwargs = validate_worker_argv(sys.argv)
         logger.warning(
@@ -90,7 +85,7 @@ def divert_late(where: str) -> None:
             where,
             FIX,
         )
-        _run_and_exit(_spawn_main, kwargs)
+        run_and_exit(_spawn_main, kwargs)
     command = helper_command(sys.argv)
     logger.warning(
         "frozen multiprocessing helper process %d reached %s (the app did not call "
@@ -99,33 +94,10 @@ def divert_late(where: str) -> None:
         where,
         FIX,
     )
-    _run_and_exit(exec, command)
+    run_and_exit(exec, command)
 
 
 def _spawn_main(kwargs: dict[str, int | None]) -> None:
     from multiprocessing import spawn
 
     spawn.spawn_main(**kwargs)  # type: ignore[arg-type]
-
-
-def _run_and_exit(function: object, argument: object) -> NoReturn:
-    """Run the child's real job, then end the process right here.
-
-    ``os._exit`` instead of ``SystemExit``: the app's frames are below us, and a ``SystemExit``
-    unwinding through them could be swallowed by a bare ``except:`` (the seed's calculator has
-    one) and let the worker carry on as a second copy of the app.
-    """
-    code = 0
-    try:
-        function(argument)  # type: ignore[operator]
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:
-        logger.exception("diverted child process %d failed", os.getpid())
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
-    logging.shutdown()
-    os._exit(code)

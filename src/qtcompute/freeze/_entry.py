@@ -6,14 +6,17 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
-from qtcompute.freeze import _selftest
+from qtcompute.freeze import _guard, _selftest
 from qtcompute.freeze._argv import Role, role_of
 from qtcompute.freeze._divert import divert_late, is_frozen, logger, validate_worker_argv
 from qtcompute.freeze._errors import FreezeError, RunawaySpawnError
-from qtcompute.freeze._guard import check_not_runaway, mark_pool_owner
+from qtcompute.freeze._guard import check_not_runaway, ensure_std_fds
 from qtcompute.freeze._loky import divert_loky_child
+
+if TYPE_CHECKING:
+    from qtcompute.engine import Pool
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,43 +45,22 @@ def freeze_support() -> None:
     divert_late("qtcompute.run()")
 
 
-def ensure_std_fds() -> None:
-    """On POSIX, point closed descriptors 0, 1 and 2 at ``/dev/null``.
+def before_pool_start(selftest_pool: type[Pool] | None = None) -> None:
+    """Called first thing by a pool (``qtcompute.Pool()``, ``DaskPool.local()``): freeze safety
+    for apps without ``run()`` (see :func:`qtcompute.freeze._guard.before_pool_start`).
 
-    A GUI app may be started with them closed (a launcher, a windowed app's service). Then the
-    next ``os.pipe()`` gets number 1 or 2, a spawned worker inherits that pipe as its stdout,
-    and the worker's ``print()`` writes into the pool's protocol. Costs three ``fstat`` calls.
+    ``selftest_pool``: the pool class the self-test (``QTCOMPUTE_SELFTEST``) runs on;
+    ``qtcompute.Pool`` by default.
     """
-    if sys.platform == "win32":
-        return
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            null = os.open(os.devnull, os.O_RDWR)
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
+    _guard.before_pool_start(selftest_pool or _engine_pool())
 
 
-def before_pool_start() -> None:
-    """Called first thing by ``qtcompute.Pool()``: freeze safety for apps without ``run()``.
+def _engine_pool() -> type[Pool]:
+    """``qtcompute.Pool``, imported at call time: importing the entry point must not import the
+    engine."""
+    from qtcompute.engine import Pool
 
-    - A frozen child that reached here (the app forgot ``freeze_support()``) becomes the worker
-      or helper it was started as, and exits (automatic diversion, with a warning).
-    - Below one of the app's workers, the app's own program starting a pool raises
-      :class:`RunawaySpawnError` (the runaway guard).
-    - In self-test mode (``QTCOMPUTE_SELFTEST``) the self-test runs and the process exits.
-
-    Not frozen and no marker in the environment, this costs two ``os.environ`` lookups.
-    """
-    divert_late("qtcompute.Pool()")
-    ensure_std_fds()
-    check_not_runaway("a pool")
-    mark_pool_owner()
-    path = _selftest.selftest_requested()
-    if path is not None:
-        raise SystemExit(_selftest.run_selftest(path))
+    return Pool
 
 
 def run(main_fn: Callable[[], T], *, start_method: str = "spawn") -> T:
@@ -113,7 +95,7 @@ def run(main_fn: Callable[[], T], *, start_method: str = "spawn") -> T:
         multiprocessing.set_start_method(start_method, force=True)
     path = _selftest.selftest_requested()
     if path is not None:
-        raise SystemExit(_selftest.run_selftest(path))
+        raise SystemExit(_selftest.run_selftest(path, _engine_pool()))
     return main_fn()
 
 

@@ -1,4 +1,9 @@
-"""The runaway guard: refuse to start the app again below one of its own workers.
+"""What a process passes before it starts workers: ``before_pool_start`` and the runaway guard.
+
+``before_pool_start`` is what ``qtcompute.Pool()`` calls first; nothing here imports the engine
+(the engine imports this module, and the self-test is handed the pool class it exercises).
+
+The runaway guard refuses to start the app again below one of its own workers.
 
 The fork bomb is a loop: the app starts workers, a worker runs the app's start-up again, which
 starts workers... Automatic diversion breaks the loop where a worker's command line gives it away
@@ -20,11 +25,58 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
+from qtcompute.freeze import _selftest
 from qtcompute.freeze._argv import FORK_FLAG
+from qtcompute.freeze._divert import divert_late
 from qtcompute.freeze._errors import RunawaySpawnError
 
+if TYPE_CHECKING:
+    from qtcompute.engine import Pool
+
 OWNER_ENV = "QTCOMPUTE_POOL_OWNER"
+
+
+def before_pool_start(selftest_pool: type[Pool]) -> None:
+    """Called first thing by ``qtcompute.Pool()``: freeze safety for apps without ``run()``.
+
+    - A frozen child that reached here (the app forgot ``freeze_support()``) becomes the worker
+      or helper it was started as, and exits (automatic diversion, with a warning).
+    - Below one of the app's workers, the app's own program starting a pool raises
+      :class:`RunawaySpawnError` (the runaway guard).
+    - In self-test mode (``QTCOMPUTE_SELFTEST``) the self-test runs on a ``selftest_pool``
+      (the caller's pool class: this module cannot import the engine, which imports it) and
+      the process exits.
+
+    Not frozen and no marker in the environment, this costs two ``os.environ`` lookups.
+    """
+    divert_late("qtcompute.Pool()")
+    ensure_std_fds()
+    check_not_runaway("a pool")
+    mark_pool_owner()
+    path = _selftest.selftest_requested()
+    if path is not None:
+        raise SystemExit(_selftest.run_selftest(path, selftest_pool))
+
+
+def ensure_std_fds() -> None:
+    """On POSIX, point closed descriptors 0, 1 and 2 at ``/dev/null``.
+
+    A GUI app may be started with them closed (a launcher, a windowed app's service). Then the
+    next ``os.pipe()`` gets number 1 or 2, a spawned worker inherits that pipe as its stdout,
+    and the worker's ``print()`` writes into the pool's protocol. Costs three ``fstat`` calls.
+    """
+    if sys.platform == "win32":
+        return
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
 
 
 def program_identity() -> str:

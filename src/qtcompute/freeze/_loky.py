@@ -22,7 +22,7 @@ At the entry point (``qtcompute.run``), a frozen process whose command line is l
 - the resource tracker: ``exec`` of its ``-c`` command, as PyInstaller does for
   multiprocessing's.
 
-Each ends the process right there (``os._exit`` after flushing, see ``_divert``).
+Each ends the process right there (``os._exit`` after flushing, see ``_exit``).
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from qtcompute.freeze._argv import (
     loky_windows_pipe,
     role_of,
 )
-from qtcompute.freeze._divert import _run_and_exit, logger
 from qtcompute.freeze._errors import MalformedWorkerArgumentsError
+from qtcompute.freeze._exit import logger, run_and_exit
 
 # Where loky lives: vendored by joblib (the usual case), or installed on its own.
 LOKY_PACKAGES = ("joblib.externals.loky", "loky")
@@ -59,11 +59,11 @@ def divert_loky_child() -> None:
         _call_own_freeze_support(package, import_it=False)
     role = role_of(sys.argv)
     if role is Role.LOKY_WORKER:
-        _run_and_exit(*loky_worker_job(sys.argv))
+        run_and_exit(*loky_worker_job(sys.argv))
     command = helper_command(sys.argv) if role is Role.HELPER else None
     if command is not None and is_loky_command(command):
         logger.debug("frozen process %d: loky's resource tracker", os.getpid())
-        _run_and_exit(exec, command)
+        run_and_exit(exec, command)
 
 
 def is_loky_command(command: str) -> bool:

@@ -20,7 +20,10 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qtcompute.engine import Pool
 
 SELFTEST_ENV = "QTCOMPUTE_SELFTEST"
 SELFTEST_WORKERS_ENV = "QTCOMPUTE_SELFTEST_WORKERS"
@@ -47,8 +50,10 @@ def probe(n: int) -> tuple[int, int]:
     return os.getpid(), sum(i * i for i in range(n))
 
 
-def run_selftest(path: str) -> int:
-    """Run the self-test, write the result to ``path``, return the exit code (0 = passed)."""
+def run_selftest(path: str, pool_class: type[Pool]) -> int:
+    """Run the self-test on a ``pool_class`` pool, write the result to ``path``, return the exit
+    code (0 = passed). The caller names the class: the engine calls this module (through
+    ``_guard``), so this module must not import the engine."""
     global _active
     _active = True
     os.environ.pop(SELFTEST_ENV, None)  # children must run normally
@@ -60,7 +65,7 @@ def run_selftest(path: str) -> int:
         "ok": False,
     }
     try:
-        result.update(_exercise())
+        result.update(_exercise(pool_class))
         result["ok"] = True
     except BaseException as exc:  # a self-test reports every failure, including SystemExit
         result["error"] = f"{type(exc).__name__}: {exc}"
@@ -69,12 +74,10 @@ def run_selftest(path: str) -> int:
     return 0 if result["ok"] else 1
 
 
-def _exercise() -> dict[str, Any]:
-    from qtcompute.engine import Pool
-
+def _exercise(pool_class: type[Pool]) -> dict[str, Any]:
     workers_text = os.environ.get(SELFTEST_WORKERS_ENV)
     workers = int(workers_text) if workers_text else None
-    with Pool(workers) as pool:
+    with pool_class(workers) as pool:
         future = pool.submit(probe, 1000)
         qt = _qt_check()
         pid, value = future.result(timeout=_TIMEOUT)

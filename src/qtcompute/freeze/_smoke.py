@@ -2,7 +2,7 @@
 
 ``qtcompute build`` starts the app (frozen, and before that from source) with
 ``QTCOMPUTE_SMOKE=<result file>``. A PyInstaller runtime hook in the bundle (from source: a
-``sitecustomize``; both in ``qtcompute/build/_inject``) calls :func:`activate` before the app's
+``sitecustomize``; both in ``qtcompute/bundle/_inject``) calls :func:`activate` before the app's
 first line. Without the variable it does nothing, so the shipped app behaves normally. The
 variable is removed at once, so the app's children (workers, helpers, a relaunch) run normally.
 
@@ -144,6 +144,10 @@ class Harness:
             self.failures.append({"kind": kind, "message": message, "at": f"{self.elapsed():.2f}"})
         self.write()  # at once: an app that hangs on its way out is killed before atexit
 
+    def fail_with(self, kind: str, exc: BaseException, context: str = "") -> None:
+        """A failure whose message is ``context: `` and the exception with its traceback."""
+        self.fail(kind, f"{context}: {describe(exc)}" if context else describe(exc))
+
     def phase(self, name: str) -> None:
         self.phases[name] = round(self.elapsed(), 3)
         self.write()
@@ -162,13 +166,13 @@ class Harness:
                     if threading.current_thread() is threading.main_thread()
                     else (f"thread {threading.current_thread().name}")
                 )
-                self.fail(f"uncaught exception ({where})", describe(exc))
+                self.fail_with(f"uncaught exception ({where})", exc)
             previous_hook(kind, exc, tb)
 
         def thread_excepthook(args: threading.ExceptHookArgs) -> None:
             if args.exc_value is not None and not isinstance(args.exc_value, SystemExit):
                 name = args.thread.name if args.thread is not None else "?"
-                self.fail(f"uncaught exception (thread {name})", describe(args.exc_value))
+                self.fail_with(f"uncaught exception (thread {name})", args.exc_value)
             previous_thread_hook(args)
 
         sys.excepthook = excepthook
@@ -228,7 +232,7 @@ class Harness:
                 self._running.pop(id(finished), None)
                 self.last_activity = time.monotonic()
             if error is not None:
-                self.fail("task failed", f"task {name} failed: {describe(error)}")
+                self.fail_with("task failed", error, f"task {name} failed")
 
         future.add_done_callback(done)
         return future

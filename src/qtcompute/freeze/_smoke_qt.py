@@ -163,9 +163,7 @@ class Driver:
         try:
             getattr(self, f"_{self.state.lower()}")(now)
         except BaseException as exc:  # the harness must never take the app down
-            from qtcompute.freeze._smoke import describe
-
-            self.harness.fail("smoke harness", describe(exc))
+            self.harness.fail_with("smoke harness", exc)
             self.state = "CLOSE"
 
     def _wait_window(self, now: float) -> None:
@@ -257,15 +255,13 @@ def _title(window: Any) -> str:
 
 def run_script(harness: Harness, driver: Driver) -> int:
     """Run the user's smoke script in the GUI thread; its exit status (0 passed)."""
-    from qtcompute.freeze._smoke import describe
-
     path = harness.script or ""
     try:
         qttest = importlib.import_module(f"{driver.binding}.QtTest")
         source = Path(path).read_text(encoding="utf-8")
         code = compile(source, path, "exec")
     except BaseException as exc:
-        harness.fail("smoke script", f"cannot run the smoke script {path}: {describe(exc)}")
+        harness.fail_with("smoke script", exc, f"cannot run the smoke script {path}")
         return 2
     windows = driver.top_level()
     namespace = {
@@ -286,7 +282,7 @@ def run_script(harness: Harness, driver: Driver) -> int:
             harness.fail("smoke script", f"the smoke script {path} exited with status {status}")
         return status
     except BaseException as exc:
-        harness.fail("smoke script", f"the smoke script {path} failed: {describe(exc)}")
+        harness.fail_with("smoke script", exc, f"the smoke script {path} failed")
         return 1
     return 0
 

@@ -2,7 +2,7 @@
 
 ``qtcompute build`` runs the app (and its smoke script) from source before freezing it, with
 ``QTCOMPUTE_TRACE=<folder>`` and ``QTCOMPUTE_TRACE_ROOT=<project folder>`` set and a
-``sitecustomize`` of ours on ``PYTHONPATH`` (``qtcompute/build/_inject``). Every Python process
+``sitecustomize`` of ours on ``PYTHONPATH`` (``qtcompute/bundle/_inject``). Every Python process
 of the run imports that ``sitecustomize`` at start-up, the app's and each spawned worker (they
 inherit the environment), and calls :func:`start`.
 

@@ -28,8 +28,9 @@ Left alone, since they return at once or do not run in the GUI thread:
 ## Why is this bad?
 While the GUI thread waits, Qt processes no events: the window does not repaint, buttons do not
 respond, and the operating system offers to kill the "not responding" app. When the worker has
-died or swallowed its error, the wait never ends. The seed script's click handler does exactly
-this with `output_queue.get()`.
+died or swallowed its error, the wait never ends. The usual two-queue recipe (a worker process
+reads an input queue and writes an output queue) does exactly this in its click handler, with
+`output_queue.get()`.
 
 ## Example
 ```python

@@ -3,7 +3,7 @@ Checks for an `except:`, `except Exception:` or `except BaseException:` whose bo
 `continue` or `pass`, inside a loop of a worker function. A worker function is a function of the
 same file used as a `Process` target or sent to a process pool (see QC006), or a function with a
 `while` loop that calls `.get()` on one of its parameters (a queue-consuming loop, like the
-seed's `calculate`).
+`calculate(input_queue, output_queue)` worker of the usual two-queue recipe).
 
 The loop must be the worker's task loop, the one that takes work from a queue (`while` with a
 `.get()`, or `for task in iter(q.get, None):`): a `for` loop over data that skips a failing item
@@ -14,7 +14,7 @@ statement waits with a timeout (`q.get(timeout=5)`, `q.get_nowait()`: what it sw
 
 ## Why is this bad?
 The worker survives every error, bad input and bug alike, and drops it. The caller waits for a
-result that never arrives (the seed's GUI blocks forever in `output_queue.get()`), and nothing in
+result that never arrives (a GUI waiting in `output_queue.get()` blocks forever), and nothing in
 any log says why. A `KeyboardInterrupt` or `SystemExit` caught by a bare `except:` even keeps the
 worker from shutting down.
 

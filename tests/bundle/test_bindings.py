@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from qtcompute.build._qt import detect_qt, qtpy_binding
-from qtcompute.build._trim import classify
+from qtcompute.bundle._qt import detect_qt, qtpy_binding
+from qtcompute.bundle._trim import classify
 
 QT_API = os.environ["QT_API"].lower()
 BINDING = {"pyqt5": "PyQt5", "pyqt6": "PyQt6", "pyside6": "PySide6"}[QT_API]
@@ -206,7 +206,7 @@ def test_qt_api_decides_a_qtpy_app_binding(tmp_path: Path, binding: str) -> None
 def test_a_missing_qt_api_binding_builds_with_qtpy_fallback_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="qtcompute.build"):
+    with caplog.at_level(logging.WARNING, logger="qtcompute.bundle"):
         assert qtpy_binding("pyside2") == "PyQt6"  # qtpy's cascade: PySide2, then PyQt6
     assert "QT_API=pyside2 asks for PySide2, which is not installed: building with PyQt6" in (
         caplog.text

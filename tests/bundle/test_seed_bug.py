@@ -10,7 +10,7 @@ from typing import Any
 import psutil
 import pytest
 
-from qtcompute.build._verify import _mapped_by_anyone, shm_entries
+from qtcompute.bundle._verify import _mapped_by_anyone, shm_entries
 
 pytestmark = [pytest.mark.build, pytest.mark.slow]
 

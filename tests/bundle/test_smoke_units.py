@@ -16,11 +16,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from qtcompute.build._coverage import _extension_name, needs
-from qtcompute.build._platform import onefile_windowed_refusal
-from qtcompute.build._runaway import Culprit, classify, diagnose
-from qtcompute.build._smoke import SmokeRun, smoke_source
-from qtcompute.build._syslibs import package_names, xcb_system_libraries
+from qtcompute.bundle._coverage import _extension_name, needs
+from qtcompute.bundle._platform import onefile_windowed_refusal
+from qtcompute.bundle._runaway import Culprit, classify, diagnose
+from qtcompute.bundle._smoke import SmokeRun, smoke_source
+from qtcompute.bundle._syslibs import package_names, xcb_system_libraries
 
 CAP = (os.cpu_count() or 1) + 3
 
@@ -426,7 +426,7 @@ def test_qt6_xcb_plugin_needs_libxcb_cursor_from_the_system() -> None:
 def test_add_data_takes_pyinstallers_form() -> None:
     import click
 
-    from qtcompute.build._cli import _data_option
+    from qtcompute.bundle._cli import _data_option
 
     assert _data_option("/p/settings.json:.") == ("/p/settings.json", ".")
     assert _data_option("/p/data:data") == ("/p/data", "data")
@@ -437,7 +437,7 @@ def test_add_data_takes_pyinstallers_form() -> None:
 def test_an_app_killed_at_the_timeout_is_reaped(tmp_path: Path) -> None:
     import gc
 
-    from qtcompute.build._verify import run_watched
+    from qtcompute.bundle._verify import run_watched
 
     unraisable: list[object] = []
     previous, sys.unraisablehook = sys.unraisablehook, unraisable.append
@@ -459,7 +459,7 @@ def test_an_app_killed_at_the_timeout_is_reaped(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(120)
 def test_the_self_test_applies_only_to_an_app_that_starts_a_pool(tmp_path: Path) -> None:
-    from qtcompute.build._smoke import selftest_applies
+    from qtcompute.bundle._smoke import selftest_applies
 
     plain = _app(
         tmp_path,

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qtcompute.build._coverage import Coverage, read_traces
-from qtcompute.build._verify import VerifyResult, headless_env, run_watched
+from qtcompute.bundle._coverage import Coverage, read_traces
+from qtcompute.bundle._verify import VerifyResult, headless_env, run_watched
 from qtcompute.freeze._smoke import SMOKE_ENV, SMOKE_SCRIPT_ENV, SMOKE_SETTLE_ENV, SMOKE_TIMEOUT_ENV
 from qtcompute.freeze._trace import TRACE_ENV, TRACE_ROOT_ENV
 
@@ -164,13 +164,14 @@ def selftest_applies(source: SmokeRun | None) -> bool:
     return bool(source.harness.get("pools", 1))
 
 
-def details(run: SmokeRun) -> str:
-    """Every failure's full text (tracebacks included), for the error message."""
+def failure_message(run: SmokeRun) -> str:
+    """The error message of a failed run: its summary, then every failure's full text
+    (tracebacks included), or the app's last output when the harness saw no failure."""
     parts = [f"[{f['kind']}] {f['message']}" for f in run.harness.get("failures", [])]
     tail = run.watch.output_tail.strip()
     if tail and not parts:
         parts.append(f"--- app output ---\n{tail}")
-    return "\n".join(parts)
+    return "\n".join([run.message, *parts])
 
 
 def _last_line(text: str) -> str:

@@ -10,7 +10,7 @@ Hierarchy::
                                the frozen app's process tree grew past the cap: killed
 
 The CLI turns these into a message and exit 1; library callers get the exception (with the
-partial :class:`~qtcompute.build.BuildReport` as ``.report`` when there is one).
+partial :class:`~qtcompute.bundle.BuildReport` as ``.report`` when there is one).
 """
 
 from __future__ import annotations

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from qtcompute.build import detect_qt, plan_upx
-from qtcompute.build._elf import loadable, newest_versions, strip_binaries, system_libraries
-from qtcompute.build._freeze import default_strip, exe_name, write_spec
-from qtcompute.build._rthooks import lazy_inspect_hook
-from qtcompute.build._trim import classify
-from qtcompute.build._upx import UpxPlan, compressed_path, measure_saved, parse_upx_list
+from qtcompute.bundle import detect_qt, plan_upx
+from qtcompute.bundle._elf import loadable, newest_versions, strip_binaries, system_libraries
+from qtcompute.bundle._freeze import default_strip, exe_name, write_spec
+from qtcompute.bundle._rthooks import lazy_inspect_hook
+from qtcompute.bundle._trim import classify
+from qtcompute.bundle._upx import UpxPlan, compressed_path, measure_saved, parse_upx_list
 
 UPX_LIST = """\
                        Ultimate Packer for eXecutables

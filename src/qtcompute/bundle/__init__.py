@@ -9,18 +9,19 @@
 - :func:`plan_upx` - whether UPX will be applied here, and why.
 """
 
-from qtcompute.build._build import BuildOptions, build_app
-from qtcompute.build._errors import (
+from qtcompute.bundle._build import build_app
+from qtcompute.bundle._errors import (
     BuildError,
     CheckFailedError,
     FreezeFailedError,
     RunawaySpawningError,
     VerifyFailedError,
 )
-from qtcompute.build._qt import QtUsage, detect_qt
-from qtcompute.build._report import BuildReport
-from qtcompute.build._upx import UpxPlan, plan_upx
-from qtcompute.build._verify import VerifyResult, verify
+from qtcompute.bundle._options import BuildOptions
+from qtcompute.bundle._qt import QtUsage, detect_qt
+from qtcompute.bundle._report import BuildReport
+from qtcompute.bundle._upx import UpxPlan, plan_upx
+from qtcompute.bundle._verify import VerifyResult, verify
 
 __all__ = [
     "BuildError",

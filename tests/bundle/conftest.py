@@ -78,7 +78,7 @@ def builder(tmp_path_factory: pytest.TempPathFactory) -> Builder:
 
 @pytest.fixture(scope="session")
 def apps() -> Path:
-    """The test apps' folder (tests/build/apps)."""
+    """The test apps' folder (tests/bundle/apps)."""
     return APPS
 
 

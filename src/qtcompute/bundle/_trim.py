@@ -38,8 +38,8 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from qtcompute.build._elf import strip_binaries, system_libraries
-from qtcompute.build._rthooks import lazy_inspect_hook
+from qtcompute.bundle._elf import strip_binaries, system_libraries
+from qtcompute.bundle._rthooks import lazy_inspect_hook
 
 # Plugin types a widgets app loads; every other type is dropped.
 KEEP_PLUGIN_TYPES = frozenset(

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from qtcompute.build._build import EXIT_NOT_VERIFIED, BuildOptions, build_app
-from qtcompute.build._errors import BuildError
-from qtcompute.build._report import BuildReport
+from qtcompute.bundle._build import EXIT_NOT_VERIFIED, build_app
+from qtcompute.bundle._errors import BuildError
+from qtcompute.bundle._options import DEFAULT_WORKPATH, BuildOptions
+from qtcompute.bundle._report import BuildReport
 from qtcompute.freeze._smoke import DEFAULT_SETTLE
 
 
@@ -78,7 +79,12 @@ from qtcompute.freeze._smoke import DEFAULT_SETTLE
     help="A data file or folder to bundle, DEST relative to the app (PyInstaller's option).",
 )
 @click.option("--distpath", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"))
-@click.option("--workpath", type=click.Path(file_okay=False, path_type=Path), default=Path("build"))
+@click.option(
+    "--workpath",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_WORKPATH,
+    help="PyInstaller's work folder: the spec and intermediate files (default: build).",
+)
 @click.option(
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -1,29 +1,31 @@
-"""``build_app``: check, freeze (trimmed), UPX, verify, report - one step after the other."""
+"""``build_app``: check, freeze (trimmed), UPX, verify, report - one step after the other.
+
+What the steps share, the options, is in ``_options``; the run of the app from source, which
+goes on in a thread while PyInstaller freezes, in ``_source_run``.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import shutil
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from qtcompute.build._check import format_finding, run_check
-from qtcompute.build._coverage import add_data_option, needs, set_pending_plan
-from qtcompute.build._errors import (
+from qtcompute.bundle._check import format_finding, run_check
+from qtcompute.bundle._coverage import add_data_option, set_pending_plan
+from qtcompute.bundle._errors import (
     BuildError,
     CheckFailedError,
     FreezeFailedError,
     RunawaySpawningError,
     VerifyFailedError,
 )
-from qtcompute.build._freeze import (
+from qtcompute.bundle._freeze import (
     default_strip,
     exe_name,
     plan_path,
@@ -31,70 +33,19 @@ from qtcompute.build._freeze import (
     run_pyinstaller,
     write_spec,
 )
-from qtcompute.build._platform import onefile_windowed_refusal
-from qtcompute.build._qt import detect_qt
-from qtcompute.build._report import BuildReport, tree_size
-from qtcompute.build._smoke import (
-    SmokeRun,
-    details,
-    selftest_applies,
-    smoke_frozen,
-    smoke_source,
-)
-from qtcompute.build._syslibs import xcb_system_libraries
-from qtcompute.build._upx import measure_saved, plan_upx
-from qtcompute.build._verify import verify
-from qtcompute.freeze._smoke import DEFAULT_SETTLE
+from qtcompute.bundle._options import BuildOptions, ProgressCallback
+from qtcompute.bundle._platform import onefile_windowed_refusal
+from qtcompute.bundle._qt import detect_qt
+from qtcompute.bundle._report import BuildReport, tree_size
+from qtcompute.bundle._smoke import failure_message, selftest_applies, smoke_frozen
+from qtcompute.bundle._source_run import SourceRun
+from qtcompute.bundle._syslibs import xcb_system_libraries
+from qtcompute.bundle._upx import measure_saved, plan_upx
+from qtcompute.bundle._verify import verify
 
-logger = logging.getLogger("qtcompute.build")
-
-# A step's progress: (step name, "start" | "done" | "skip", one-line summary).
-ProgressCallback = Callable[[str, str, str], None]
+logger = logging.getLogger("qtcompute.bundle")
 
 EXIT_NOT_VERIFIED = 3
-
-
-@dataclass
-class BuildOptions:
-    """The options of ``qtcompute build`` (the CLI flags, one to one)."""
-
-    script: Path
-    onefile: bool = False
-    windowed: bool = False
-    name: str | None = None
-    noconfirm: bool = False
-    upx_dir: str | None = None
-    noupx: bool = False
-    strip: bool | None = None
-    """Strip symbol tables (None: where ``strip`` exists and not on Windows)."""
-    compress: bool = False
-    """Onefile: keep PyInstaller's zlib compression of binaries (smaller, slower to start)."""
-    check: bool = True
-    verify: bool = True
-    trim: bool = True
-    max_processes: int | None = None
-    workers: int | None = None
-    distpath: Path = Path("dist")
-    workpath: Path = Path("build")
-    report: Path | None = None
-    verify_timeout: float = 120.0
-    verbose: bool = False
-    smoke: bool = True
-    """Run the app itself (from source, then frozen) besides the self-test."""
-    smoke_script: Path | None = None
-    settle: float = DEFAULT_SETTLE
-    fix: bool = True
-    """Add what the run from source used and the bundle lacks (else: report it and fail)."""
-    hidden_imports: list[str] = field(default_factory=list)
-    add_data: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def app_name(self) -> str:
-        return self.name or self.script.stem
-
-    @property
-    def report_path(self) -> Path:
-        return self.report or self.distpath / f"{self.app_name}-build-report.json"
 
 
 def _noop(step: str, state: str, summary: str) -> None:
@@ -157,7 +108,7 @@ def _build(options: BuildOptions, script: Path, report: BuildReport, say: Progre
     report.binding = qt.binding
     workers = options.workers or os.cpu_count() or 1
     cap = options.max_processes or default_cap(workers)
-    source = _SourceRun(options, script, report, say, qt.binding, cap)
+    source = SourceRun(options, script, report, say, qt.binding, cap)
 
     # 2. freeze, trimmed (and completed with what the run from source used)
     upx = plan_upx(noupx=options.noupx, upx_dir=options.upx_dir)
@@ -315,7 +266,7 @@ def _smoke_frozen_step(
         raise RunawaySpawningError(frozen.message)
     if not frozen.ok:
         report.verdict = "smoke failed"
-        raise VerifyFailedError(_smoke_error(frozen))
+        raise VerifyFailedError(failure_message(frozen))
 
 
 def _check_step(
@@ -338,115 +289,6 @@ def _check_step(
             f"the checker found {len(outcome.errors)} error(s) in {options.script}; fix them "
             "(or build anyway with --no-check)"
         )
-
-
-class _SourceRun:
-    """The run of the app from source (smoke mode, traced), alongside PyInstaller's Analysis.
-
-    Started before the freeze; the spec asks for its plan (see ``_coverage.set_pending_plan``)
-    once the Analysis is done, which waits for the run. An app that fails from source stops
-    PyInstaller there and the build names the failure ("fails from source").
-    """
-
-    def __init__(
-        self,
-        options: BuildOptions,
-        script: Path,
-        report: BuildReport,
-        say: ProgressCallback,
-        binding: str | None,
-        cap: int,
-    ) -> None:
-        self.options, self.script, self.report, self.say = options, script, report, say
-        self.binding = binding
-        self.run: SmokeRun | None = None
-        self.error: BaseException | None = None
-        self.reported = False
-        self.started = options.smoke and options.verify
-        self.thread: threading.Thread | None = None
-        if not self.started:
-            return
-        say("smoke", "start", f"the app from source, headless (settle {options.settle:g} s)")
-        self.began = time.perf_counter()
-        self.thread = threading.Thread(
-            target=self._go, args=(cap,), name="qtcompute-source-smoke", daemon=True
-        )
-        self.thread.start()
-
-    def _go(self, cap: int) -> None:
-        try:
-            self.run = smoke_source(
-                self.script,
-                binding=self.binding,
-                smoke_script=self.options.smoke_script,
-                settle=self.options.settle,
-                cap=cap,
-                timeout=self.options.verify_timeout,
-            )
-        except BaseException as exc:  # handed to the build's thread by finish()
-            self.error = exc
-        finally:
-            self.report.durations_s["smoke (source)"] = round(time.perf_counter() - self.began, 3)
-
-    def join(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
-
-    def finish(self) -> SmokeRun | None:
-        """Wait for the run; report it once; raise if the app failed from source."""
-        if not self.started:
-            return None
-        self.join()
-        if self.error is not None:
-            raise self.error
-        run = self.run
-        assert run is not None
-        if not self.reported:
-            self.reported = True
-            self.report.smoke["source"] = run.to_json()
-            self.say("smoke", "done" if run.ok else "fail", f"from source: {run.message}")
-        if not run.ok:
-            self.report.verdict = "fails from source"
-            raise VerifyFailedError(
-                f"the app fails from source already, before freezing: {_smoke_error(run)}"
-            )
-        return run
-
-    def plan(self) -> dict[str, Any]:
-        """For the spec: what the bundle must hold (raises if the app failed from source)."""
-        waiting = time.perf_counter()
-        try:
-            run = self.finish()
-        finally:
-            # What the run from source adds to the build: the Analysis waited this long for it.
-            waited = round(time.perf_counter() - waiting, 3)
-            self.report.durations_s["waited for the run from source"] = waited
-        return _plan(self.options, self.script, run, self.binding)
-
-
-def _plan(
-    options: BuildOptions, script: Path, run: SmokeRun | None, binding: str | None
-) -> dict[str, Any]:
-    """What the spec must make sure the bundle holds (see _coverage)."""
-    if run is None or run.coverage is None:
-        return {}
-    ignore = [f"{binding}.QtTest"] if options.smoke_script is not None and binding else []
-    skip_dirs = [options.distpath, options.workpath]
-    if options.smoke_script is not None:
-        skip_dirs.append(options.smoke_script.resolve())
-    modules, files = needs(
-        run.coverage,
-        script=script,
-        started=run.started_at,
-        ignore_modules=ignore,
-        ignore_dirs=skip_dirs,
-    )
-    return {
-        "fix": options.fix,
-        "modules": modules,
-        "files": [list(f) for f in files],
-        "processes": run.coverage.processes,
-    }
 
 
 def _additions_step(
@@ -517,14 +359,3 @@ def _system_libraries_step(
             "plugin (not bundled, not in the manylinux baseline): "
             + "; ".join(lib.line() for lib in libraries),
         )
-
-
-def _smoke_error(run: SmokeRun) -> str:
-    text = details(run)
-    return run.message + (f"\n{text}" if text else "")
-
-
-def clean_outputs(options: BuildOptions) -> None:
-    """Remove what a build of ``options`` wrote (used by tests and benchmarks)."""
-    for path in (options.distpath, options.workpath):
-        shutil.rmtree(path, ignore_errors=True)

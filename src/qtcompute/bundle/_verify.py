@@ -30,7 +30,7 @@ from typing import Any
 
 import psutil
 
-from qtcompute.build._runaway import diagnose
+from qtcompute.bundle._runaway import diagnose
 from qtcompute.freeze._selftest import SELFTEST_ENV, SELFTEST_WORKERS_ENV
 
 SHM = Path("/dev/shm")

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-logger = logging.getLogger("qtcompute.build")
+logger = logging.getLogger("qtcompute.bundle")
 
 BINDINGS = ("PyQt5", "PySide6", "PyQt6", "PySide2")
 # qtpy's cascade (qtpy/__init__.py, 2.4): it tries QT_API's binding (default pyqt5), then only
