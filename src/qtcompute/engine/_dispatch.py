@@ -33,7 +33,7 @@ class Dispatcher:
     """Hands the tasks of one pool to its workers."""
 
     def __init__(self, state: PoolState, lifecycle: Lifecycle, owner: TaskOwner) -> None:
-        self._state = state
+        self._pool = state  # (not "_state": that name is concurrent.futures.Future's)
         self._lifecycle = lifecycle
         self._owner = owner  # what each TaskFuture calls back (forget, stop, wait directly)
         # On every round trip: the containers themselves (never replaced, see PoolState).
@@ -53,7 +53,7 @@ class Dispatcher:
     ) -> TaskFuture[Any]:
         if not callable(fn):
             raise TypeError(f"the task function must be callable, not {type(fn).__name__}")
-        state = self._state
+        state = self._pool
         # Outside the lock: a user object's __qualname__ or __repr__ may be anything.
         label = getattr(fn, "__qualname__", None) or repr(fn)
         # Large arguments are copied to shared memory here, outside the lock.
@@ -106,7 +106,7 @@ class Dispatcher:
 
     def _refuse_new_task(self) -> None:
         """Raise what submit() raises on a pool that takes no more tasks (under the lock)."""
-        state = self._state
+        state = self._pool
         if state.broken is not None:
             raise state.broken
         if state.interpreter_exiting:
@@ -115,7 +115,7 @@ class Dispatcher:
         raise PoolShutdownError("cannot schedule new tasks after shutdown()")
 
     def _failed_at_submit(self, error: NotPicklableError, label: str) -> TaskFuture[Any]:
-        state = self._state
+        state = self._pool
         with self._lock:
             if state.broken is not None or state.shutdown:
                 self._refuse_new_task()  # a pool that is closed says so first
@@ -132,14 +132,14 @@ class Dispatcher:
         """Drop a task its owner cancelled before it ran."""
         out = Outbox()
         with self._lock:
-            task = self._state.queued.pop(future.task_id, None)
+            task = self._pool.queued.pop(future.task_id, None)
             if task is not None:
                 out.end_quietly(task)
         out.deliver()
 
     def stop_task(self, future: TaskFuture[Any]) -> bool:
         """Stop the worker running ``future``'s task; the future ends cancelled."""
-        state = self._state
+        state = self._pool
         out = Outbox()
         with self._lock:
             worker = state.running.get(future.task_id)
@@ -156,7 +156,7 @@ class Dispatcher:
         """``shutdown(cancel_futures=True)``: cancel the tasks no worker will take. A worker
         still starting takes the first task in the queue as soon as it is ready, as CPython's
         call queue holds a task for each worker it starts: that one runs."""
-        state = self._state
+        state = self._pool
         promised = sum(1 for w in state.handles if w.state is WorkerState.STARTING)
         kept: list[Task] = []
         while self._pending:
@@ -171,7 +171,7 @@ class Dispatcher:
 
     def ping(self, timeout: float | None) -> dict[int, float]:
         """Round-trip a message through every worker; wait for starting workers first."""
-        state = self._state
+        state = self._pool
         probes: list[Future[tuple[int, float]]] = []
         with self._lock:
             if state.broken is not None:
@@ -199,7 +199,7 @@ class Dispatcher:
 
     def dispatch(self, out: Outbox) -> None:
         """Send queued tasks to idle workers, as many as both allow."""
-        state = self._state
+        state = self._pool
         pending, idle = self._pending, self._idle
         while pending and idle:
             task = state.pop_pending()
@@ -224,7 +224,7 @@ class Dispatcher:
 
     def _assign(self, task: Task, worker: WorkerHandle, out: Outbox) -> None:
         """Record that ``worker`` runs ``task`` (its frame was just sent)."""
-        state = self._state
+        state = self._pool
         task.frame = None
         worker.tasks_run += 1
         worker.state = WorkerState.BUSY
@@ -241,7 +241,7 @@ class Dispatcher:
     def become_idle(self, worker: WorkerHandle, out: Outbox) -> None:
         """``worker`` has no task now: give it the next one, or retire it if it has done its
         share (``max_tasks_per_child``)."""
-        limit = self._state.max_tasks
+        limit = self._pool.max_tasks
         if limit is not None and worker.tasks_run >= limit:
             self._lifecycle.retire(worker, out)
             return
@@ -250,12 +250,12 @@ class Dispatcher:
         self._idle.append(worker)
         if self._pending:
             self.dispatch(out)
-        if self._state.listeners and worker.state is WorkerState.READY:
-            self._state.emit(out, WorkerState.READY, worker)
+        if self._pool.listeners and worker.state is WorkerState.READY:
+            self._pool.emit(out, WorkerState.READY, worker)
 
     def _send_log_levels(self) -> None:
         """The parent's logging levels changed: every worker takes them before its next task."""
-        state = self._state
+        state = self._pool
         state.levels_generation, levels = _worker_logging.levels_now()
         message = msg.LogLevels(levels)
         for worker in state.handles:

@@ -35,11 +35,11 @@ class Lifecycle:
     """Starts, retires, stops and reaps the workers of one pool."""
 
     def __init__(self, state: PoolState) -> None:
-        self._state = state
+        self._pool = state
 
     def spawn_missing(self, out: Outbox) -> None:
         """Start workers up to the configured number (supervisor thread only)."""
-        state = self._state
+        state = self._pool
         if state.broken is not None or (state.shutdown and not state.queued):
             return  # after shutdown, replace workers only while queued tasks still need them
         alive = sum(1 for w in state.handles if w.state is not WorkerState.STOPPING)
@@ -70,14 +70,14 @@ class Lifecycle:
             worker.channel.kick()  # its waiter is blocked on a pipe that may stay silent
         task = worker.task
         if task is not None:
-            self._state.running.pop(task.future.task_id, None)
+            self._pool.running.pop(task.future.task_id, None)
         worker.task = None
         return task
 
     def retire(self, worker: WorkerHandle, out: Outbox) -> None:
         """Replace a worker that has done its share (``max_tasks_per_child``) or went over the
         memory limit: it exits once idle (Stop), and a new one takes its place."""
-        state = self._state
+        state = self._pool
         if worker in state.idle:
             state.idle.remove(worker)
         worker.task = None
@@ -88,7 +88,7 @@ class Lifecycle:
 
     def stop_worker(self, worker: WorkerHandle, out: Outbox) -> None:
         """Terminate a worker now (its task, if any, is the caller's to settle)."""
-        state = self._state
+        state = self._pool
         self.finish_task(worker)
         if worker in state.idle:
             state.idle.remove(worker)
@@ -98,7 +98,7 @@ class Lifecycle:
     def reap(self, worker: WorkerHandle, out: Outbox) -> None:
         """The worker has exited (its sentinel fired) and its last frames have been read:
         collect it, fail its task if it died running one, and count a crash."""
-        state = self._state
+        state = self._pool
         expected = worker.state is WorkerState.STOPPING
         starting = worker.state is WorkerState.STARTING
         task = self.finish_task(worker)
@@ -161,7 +161,7 @@ class Lifecycle:
     def kill_overdue(self, out: Outbox) -> None:
         """Kill the workers that ignored a terminate for their grace period."""
         now = time.monotonic()
-        for worker in self._state.handles:
+        for worker in self._pool.handles:
             if worker.kill_at is not None and now >= worker.kill_at:
                 out.call(log.warning, "worker %d ignored terminate; killing it", worker.pid)
                 worker.kill()
@@ -169,7 +169,7 @@ class Lifecycle:
     def advance_shutdown(self, out: Outbox) -> None:
         """After ``shutdown()``: ask idle workers to stop once no task waits; with
         ``stop_running``, stop the busy ones too and fail what is queued."""
-        state = self._state
+        state = self._pool
         if not state.shutdown:
             return
         for worker in state.handles:
@@ -189,7 +189,7 @@ class Lifecycle:
 
     def break_pool(self, error: BrokenPoolError, out: Outbox) -> None:
         """No task can run any more: fail every task, stop every worker."""
-        state = self._state
+        state = self._pool
         if state.broken is None:
             state.broken = error
         state.shutdown = True
@@ -204,7 +204,7 @@ class Lifecycle:
 
     def fail_pending(self, out: Outbox) -> None:
         """End every queued task: with the pool's error if it is broken, else cancelled."""
-        state = self._state
+        state = self._pool
         error = state.broken
         while state.pending:
             task = state.pop_pending()

@@ -316,10 +316,11 @@ def _check_timeout(timeout: float | None) -> None:
 
 def _before_pool_start() -> None:
     """Give freeze safety its chance to act before any process starts (see qtcompute.freeze):
-    a frozen worker child that reaches this point is diverted to its work, a runaway refused."""
-    from qtcompute.freeze import before_pool_start  # LEAD-TODO: freeze._guard after merge
+    a frozen worker child that reaches this point is diverted to its work, a runaway refused,
+    and in self-test mode the self-test runs on this class of pool."""
+    from qtcompute.freeze._guard import before_pool_start  # Qt-free; needs nothing of ours
 
-    before_pool_start()
+    before_pool_start(Pool)
 
 
 def _register_for_exit(core: PoolCore) -> None:

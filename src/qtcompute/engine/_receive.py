@@ -51,7 +51,7 @@ class Receiver:
     """Reads the frames of one pool's workers and settles their tasks."""
 
     def __init__(self, state: PoolState, lifecycle: Lifecycle, dispatcher: Dispatcher) -> None:
-        self._state = state
+        self._pool = state
         self._lifecycle = lifecycle
         self._dispatcher = dispatcher
         self._lock = state.lock
@@ -68,7 +68,7 @@ class Receiver:
         as soon as anything unusual happens (the worker died, another thread claimed it); the
         caller then waits on the future as usual.
         """
-        state = self._state
+        state = self._pool
         if state.on_supervisor():
             return
         lock = self._lock
@@ -135,7 +135,7 @@ class Receiver:
                     out.cancel_running(task)
         finally:
             out.deliver()
-            self._state.wake()
+            self._pool.wake()
 
     def _release_claim(self, worker: WorkerHandle, out: Outbox, *, done: bool) -> bool:
         """End a direct wait (under the lock); True if the worker died and needs replacing.
@@ -155,7 +155,7 @@ class Receiver:
             self.drain_and_reap(worker, out)
             return True  # replacements are started by the supervisor thread only
         if not channel.counted or not done:
-            self._state.watch(worker)
+            self._pool.watch(worker)
         return False
 
     def read_counted(self, worker: WorkerHandle, out: Outbox) -> None:
@@ -184,7 +184,7 @@ class Receiver:
                 frame = channel.read()
             except (EOFError, OSError):
                 channel.eof = True  # the sentinel reports the death itself
-                self._state.unwatch(worker)
+                self._pool.unwatch(worker)
                 return
             self._on_frame(worker, frame, out)
             if channel.eof or not channel.buffered():
@@ -237,7 +237,7 @@ class Receiver:
         elif isinstance(message, msg.Released):
             task.reusable = set(message.names)  # type: ignore[union-attr]
         elif isinstance(message, msg.Ready):
-            self._state.start_failures = 0
+            self._pool.start_failures = 0
             if _vm.can_read(worker.pid, message.probe):
                 worker.send_control(msg.UseDirectCopy())
             for nonce, _probe, _sent in worker.pings:
@@ -315,10 +315,10 @@ class Receiver:
                     worker.send_control(msg.Release(), task.future.task_id)
                     if worker.state is WorkerState.BUSY and worker.task is None:
                         self._dispatcher.become_idle(worker, out)
-                shutting_down = self._state.shutdown
+                shutting_down = self._pool.shutdown
             out.deliver()
             if shutting_down:
-                self._state.wake()  # the supervisor stops workers once idle; this one now is
+                self._pool.wake()  # the supervisor stops workers once idle; this one now is
         if not alive or isinstance(error, OSError):
             result, error = (
                 None,

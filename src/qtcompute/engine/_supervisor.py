@@ -32,7 +32,7 @@ class Supervisor:
     """The thread behind one pool. Started at once; its first act is to start the workers."""
 
     def __init__(self, state: PoolState, lifecycle: Lifecycle, receiver: Receiver, name: str):
-        self._state = state
+        self._pool = state
         self._lifecycle = lifecycle
         self._receiver = receiver
         self._started = threading.Event()
@@ -56,7 +56,7 @@ class Supervisor:
             self._thread.join()
 
     def _run(self) -> None:
-        state = self._state
+        state = self._pool
         state.waiter.add(state.wakeup_reader, _WAKE)
         if state.bell is not None:
             state.waiter.add(state.bell.waitable, _BELL)
@@ -101,14 +101,14 @@ class Supervisor:
 
     def _next_timeout(self) -> float | None:
         deadline: float | None = None
-        for worker in self._state.handles:
+        for worker in self._pool.handles:
             for due in (worker.kill_at, worker.task.deadline if worker.task else None):
                 if due is not None and (deadline is None or due < deadline):
                     deadline = due
         return None if deadline is None else max(0.0, deadline - time.monotonic())
 
     def _handle(self, ready: list[Any], out: Outbox) -> None:
-        state, receiver = self._state, self._receiver
+        state, receiver = self._pool, self._receiver
         if _WAKE in ready:
             state.wakeup_pending = False  # before draining, so no wake-up can be lost
             while state.wakeup_reader.poll():
@@ -150,7 +150,7 @@ class Supervisor:
     def _enforce_deadlines(self, out: Outbox) -> None:
         self._lifecycle.kill_overdue(out)
         now = time.monotonic()
-        for worker in list(self._state.handles):
+        for worker in list(self._pool.handles):
             task = worker.task
             if task is not None and task.deadline is not None and now >= task.deadline:
                 if not worker.channel.claimed_by and worker.channel.counted:
