@@ -308,8 +308,8 @@ def test_a_held_back_ring_never_waits_for_a_thread_blocked_in_a_large_write(make
 def test_a_result_in_the_pipe_at_the_deadline_is_not_a_timeout(make_pool):
     pool = make_pool(1)
     pool.ping(timeout=60)
-    supervisor = pool._supervisor
-    bell = supervisor._bell[0].fileno()
+    supervisor = pool._core.supervisor
+    bell = pool._core.state.bell.waitable.fileno()
     # Rings are drained and ignored, as if the worker still held its ring back at the deadline.
     supervisor._answer_bell = lambda out: os.read(bell, 65536)
     future = pool.schedule(tasks.add, (1, 2), timeout=0.3)

@@ -114,12 +114,7 @@ class Supervisor:
             while state.wakeup_reader.poll():
                 state.wakeup_reader.recv_bytes()
         if _BELL in ready:
-            state.bell.drain()  # type: ignore[union-attr]
-            for worker in state.handles:
-                # A claimed worker's frames are read by the thread that claimed it.
-                channel = worker.channel
-                if not channel.claimed_by and not channel.eof and channel.counted:
-                    receiver.read_counted(worker, out)
+            self._answer_bell(out)
         # Frames before deaths: a worker may send its result and die right after.
         for tag in ready:
             worker = tag[1]
@@ -146,6 +141,15 @@ class Supervisor:
                 state.waiter.remove(worker.sentinel)
                 continue
             receiver.drain_and_reap(worker, out)
+
+    def _answer_bell(self, out: Outbox) -> None:
+        """Read the frames that workers rang about."""
+        self._pool.bell.drain()  # type: ignore[union-attr]
+        for worker in self._pool.handles:
+            # A claimed worker's frames are read by the thread that claimed it.
+            channel = worker.channel
+            if not channel.claimed_by and not channel.eof and channel.counted:
+                self._receiver.read_counted(worker, out)
 
     def _enforce_deadlines(self, out: Outbox) -> None:
         self._lifecycle.kill_overdue(out)
