@@ -23,8 +23,9 @@ def make_waiter() -> _EpollWaiter | _SelectorWaiter | _WindowsWaiter:
 
 
 class _EpollWaiter:
-    """Linux: the epoll object itself, no ``selectors`` layer (it runs on the round-trip path:
-    a thread that waits on a result unregisters and re-registers its worker's pipe)."""
+    """Linux: the epoll object itself, no ``selectors`` layer (without frame counts it is on the
+    round-trip path: a thread that waits on a result unregisters and re-registers its worker's
+    pipe)."""
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
