@@ -211,7 +211,8 @@ class ParentEnd:
 
     def wait_frame(self, deadline: float | None) -> bool:
         """Block until a frame (or EOF) can be read; False on a kick or at the deadline. Spins
-        first (see ``_spin``): a reply caught spinning costs no wake-up on either side."""
+        first (``docs/engine.md``, "Spinning before sleeping"): a reply caught spinning costs no
+        wake-up on either side."""
         if self._reader.buffered():
             return True
         spinner = self.spinner
@@ -260,9 +261,9 @@ class ParentEnd:
 class WorkerEnd:
     """The worker's end of its channel; one lock so that threads never interleave frames.
 
-    With a page (see ``_frame_counts``), every frame is counted once it is in the pipe (a frame
-    too large for one write, before), and the pool's bell is rung unless a thread of the pool
-    reads this task's frames itself.
+    With a page, every frame is counted once it is in the pipe (a frame too large for one write,
+    before), and the pool's bell is rung unless a thread of the pool reads this task's frames
+    itself (``docs/engine.md``, "Frame counts and the bell").
     """
 
     def __init__(

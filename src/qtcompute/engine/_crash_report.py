@@ -1,20 +1,9 @@
 """Where a worker was when it crashed: ``faulthandler`` in every worker, read by the pool.
 
-Each worker enables :mod:`faulthandler` (all threads) on a descriptor of its own that the pool
-reads once the worker is dead: a SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT then leaves the
-Python stack of every thread, and :class:`~qtcompute.errors.WorkerCrashedError` names the file,
-line and function of the task where it crashed. SIGKILL cannot be caught and leaves nothing.
-
-Never the worker's stderr: in a windowed frozen app there is none (``sys.stderr is None``, and
-descriptor 2 may be anything), and the text would go to a console nobody sees. Instead:
-
-- POSIX: a pipe per worker, passed like its other pipes (``spawn`` hands a child exactly the
-  descriptors in its arguments, nothing is inherited by accident). The worker's end is
-  non-blocking: nobody reads the pipe before the worker is dead, so a dump larger than the pipe
-  (64 KiB; a hundred threads) is cut short instead of hanging the dying worker in its handler.
-- Windows: a file per worker in the temporary directory, which the worker opens by name. The
-  pool's pipes there are overlapped named pipes, and faulthandler's plain ``write()`` on an
-  overlapped handle is undefined; a file has no such problem and no size limit.
+Owns :class:`CrashLog` (the descriptor each worker's ``faulthandler`` writes to, a pipe on POSIX
+and a file on Windows, read once the worker is dead) and :func:`describe_stack` (the crashed
+thread's stack, for the error message). Why never stderr, and the platforms: ``docs/engine.md``,
+"Crash stacks".
 """
 
 from __future__ import annotations

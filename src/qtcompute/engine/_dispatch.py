@@ -1,10 +1,7 @@
-"""Tasks from ``submit`` to a worker: pickle, queue, send to an idle worker, and forget, stop or
-cancel on request.
+"""Tasks from ``submit`` to a worker (:class:`Dispatcher`): pickle, queue, send to an idle worker,
+and forget, stop or cancel on request; ``ping``.
 
-``submit`` pickles in the calling thread (a bad argument fails the future there) and, if a
-worker is idle, sends the frame from that thread at once: a round trip costs no thread hop on
-the way out. Otherwise the task waits in the queue and goes out when a worker becomes idle
-(:meth:`Dispatcher.become_idle`, called by the receiver). One task in flight per worker.
+See ``docs/engine.md``, "One task, from submit to result()", steps 1 to 3 and 7.
 """
 
 from __future__ import annotations

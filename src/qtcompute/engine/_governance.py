@@ -1,19 +1,9 @@
-"""Worker governance: what the pool imposes on each worker, and how the worker keeps to it.
+"""Worker governance: ``memory_limit`` and ``max_tasks_per_child``.
 
-- ``max_tasks_per_child``: a worker is replaced after that many tasks (CPython's name, meaning
-  and validation). Counted by the supervisor; the worker is asked to stop once idle.
-- ``memory_limit``: the most memory a worker may use. The operating system enforces it, so an
-  allocation over it *fails* (``MemoryError`` in the task) instead of taking the machine down:
-  ``RLIMIT_DATA`` on Linux (private writable memory: the heap and anonymous maps, not the
-  libraries nor the pool's shared-memory segments, which ``RLIMIT_AS`` would count), a Job
-  Object's ``JOB_OBJECT_LIMIT_PROCESS_MEMORY`` on Windows (see ``_winjob``). macOS enforces
-  neither rlimit, so there the worker also compares its peak resident memory with the limit
-  after each task. Either way the task fails with :class:`~qtcompute.errors.MemoryLimitError`
-  and the supervisor replaces the worker: after a failed allocation the process may hold
-  half-built state in native libraries.
-
-One :class:`WorkerSettings` travels to every worker at start with what it needs (limit, crash
-log, log levels); :func:`apply` installs it before the initializer runs.
+Owns their checks and parsing, :class:`Governance` (the pool's side, the Windows job included),
+:class:`WorkerSettings` (what each worker is started with: limit, crash log, log levels), and
+:func:`apply` and :class:`MemoryGuard` (the worker's side). How each platform enforces the limit:
+``docs/engine.md``, "Worker governance".
 """
 
 from __future__ import annotations

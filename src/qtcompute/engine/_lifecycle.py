@@ -1,11 +1,10 @@
-"""Worker processes from start to reaping: start the missing ones, retire, stop, reap the dead
-(failing their task), break the pool, and shut it down step by step.
+"""Worker processes from start to reaping: :class:`Lifecycle` starts the missing ones, retires,
+stops and reaps them (failing a dead worker's task), breaks the pool, and moves a shutdown along.
 
 All of it runs under the pool's lock (:class:`~qtcompute.engine._state.PoolState`); whatever
-must happen after the lock is released (settling futures, logging, telling listeners) goes into
-the caller's :class:`~qtcompute.engine._outbox.Outbox`. New workers are started by the
-supervisor thread only: on Linux a worker's ``PR_SET_PDEATHSIG`` fires when the *thread* that
-started it ends, and a caller's thread may be short-lived.
+must happen after the lock is released goes into the caller's
+:class:`~qtcompute.engine._outbox.Outbox`. See ``docs/engine.md``, "Workers that die, hang or are
+stopped" (and "Parent death": why only the supervisor thread starts workers).
 """
 
 from __future__ import annotations

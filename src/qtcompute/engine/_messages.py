@@ -1,13 +1,7 @@
-"""The wire protocol between the pool and its workers.
+"""The frames between the pool and its workers: their format (``task id + kind + pickle of the
+fields``, id 0 for control frames) and the message kinds, as NamedTuples sent as plain tuples.
 
-Every frame on a worker's pipe is ``task id (8 bytes) + message kind (1 byte) + pickle of the
-message's fields``. The id comes first and outside the pickle so that a frame whose pickle cannot
-be loaded (a poison argument, a result class the parent cannot import) still names the task it
-belongs to, and that task alone fails. Id 0 marks control frames that belong to no task.
-
-Messages are NamedTuples: immutable and typed like frozen dataclasses, and their fields pickle as
-a plain tuple. The class travels as the kind byte, not by name: pickling a class reference costs
-ten times more than the tuple, and that would be most of a tiny task's round trip.
+Why this format: ``docs/engine.md``, "Frames".
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ log = logging.getLogger("qtcompute.engine")
 
 
 class Task:
-    """One submitted task as the supervisor tracks it."""
+    """One submitted task as the pool tracks it (from ``Dispatcher.submit`` to its end)."""
 
     __slots__ = (
         "cache",

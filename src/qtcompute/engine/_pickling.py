@@ -1,8 +1,8 @@
 """Pickling with errors that say which object failed and what to do about it.
 
-Under ``spawn`` everything a task needs travels by pickle: the function by its module and name,
-the arguments by value. The usual failures (a lambda, a nested function, a Qt widget) produce
-pickle errors that do not say which argument was the problem; these helpers find it.
+Owns :func:`dumps_task` (a task's pickle, with the argument that cannot travel named) and
+exceptions packed with their traceback for the way back (:func:`pack_exception`,
+:func:`unpack_exception`). See ``docs/engine.md``, "Bad input".
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
-"""Sending and receiving frames on a worker pipe, with as little Python as possible.
+"""Sending and reading frames on one pipe: :func:`send_frame` and :class:`FrameReader`.
 
-``multiprocessing.connection.Connection.send_bytes``/``recv_bytes`` are correct everywhere but
-cost several Python calls and a ``BytesIO`` per message; on the tiny-task round trip that is a
-sizeable share of the time. On POSIX we read and write the descriptor directly with the very same
-framing (a 4-byte big-endian length, or -1 and an 8-byte length for huge frames), so either end
-may still use the ``Connection`` methods. Windows pipes need overlapped I/O: there we defer to the
-``Connection`` methods.
-
-Frames are read through a :class:`FrameReader`, which takes whatever the pipe holds in one
-``read`` (a small frame and its length arrive together) and keeps the rest for the next call:
-one system call per small frame instead of two, on both ends of every round trip.
+``multiprocessing.connection``'s framing, on the raw descriptors on POSIX (one ``read`` per small
+frame) and through the ``Connection`` methods on Windows. Why: ``docs/engine.md``, "Frames".
 """
 
 from __future__ import annotations
@@ -90,9 +82,9 @@ else:
             self._buffer = b""
             self._start = 0  # where the unread part of _buffer begins (no copy per frame)
             # Frames read so far, modulo 2**32: compared with the writer's count of frames
-            # written (see _frame_counts) to learn without a system call that one is coming.
+            # written (see _channel) to learn without a system call that one is coming.
             self.frames = 0
-            # (page, index): where to publish ``frames`` for the writer (see _frame_counts).
+            # (page, index): where to publish ``frames`` for the writer (see _channel).
             self.publish: tuple[Any, int] | None = None
 
         def buffered(self) -> bool:

@@ -189,7 +189,7 @@ class Pool(Executor):
     def shutdown(
         self, wait: bool = True, *, cancel_futures: bool = False, stop_running: bool = False
     ) -> None:
-        """Stop the workers once their work is done, gracefully (an ``EXIT`` sentinel for each).
+        """Stop the workers once their work is done, gracefully (a ``Stop`` message for each).
 
         ``cancel_futures`` cancels tasks that no worker has taken (a worker still starting
         takes the first in the queue, as in CPython); ``stop_running`` also stops the running

@@ -1,16 +1,11 @@
-"""Reading what workers send, and settling each task with its outcome.
+"""Reading what workers send, and settling each task with its outcome: :class:`Receiver`.
 
-Every frame of a worker goes through :meth:`Receiver._on_frame`, under the pool's lock,
-whoever read it. Two readers, never at once for one worker:
-
-- the supervisor thread, for frames the bell rang for or a watched pipe reported
-  (:meth:`Receiver.read_counted`, :meth:`Receiver.receive`);
-- a thread blocked in ``result()``, which *claims* its task's worker and reads the reply itself
-  (:meth:`Receiver.wait_directly`): handing each result over from the supervisor thread would
-  cost two thread wake-ups, more than the whole process round trip on a virtual machine.
-
-Large result buffers left in the worker's memory are copied here too (``_copy_result``), outside
-the lock.
+Every frame of a worker goes through :meth:`Receiver._on_frame`, under the pool's lock, whoever
+read it: the supervisor thread (:meth:`Receiver.read_counted`, :meth:`Receiver.receive`) or a
+thread blocked in ``result()`` that claimed its task's worker (:meth:`Receiver.wait_directly`),
+never both at once for one worker. Large result buffers left in the worker's memory are copied
+here too (``_copy_result``), outside the lock. Why two readers: ``docs/engine.md``, "One task,
+from submit to result()", steps 5 to 7.
 """
 
 from __future__ import annotations

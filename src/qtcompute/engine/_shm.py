@@ -1,32 +1,12 @@
-"""Large buffers (NumPy arrays) travel through POSIX shared memory instead of the pipe.
+"""Large buffers (NumPy arrays) through POSIX shared memory instead of the pipe.
 
-Pickle protocol 5 hands every large contiguous buffer to a ``buffer_callback`` instead of
-copying it into the pickle. The sender copies each such buffer once into a shared-memory
-segment and sends only the segment's name; the receiver maps the segment and unpickles with the
-mapping as the buffer: no second copy, no pipe traffic. Two kinds of segments:
+Owns pickle protocol 5's ``buffer_callback`` (:class:`Outgoing`), the segments lent to task
+arguments and reused (:class:`SegmentCache`), the new segments of results the pool cannot copy
+out of a worker (see ``_vm``), and every segment's lifetime: unlinked on every path, including a
+killed worker's (names start with their creator's pid) and a killed program's (the resource
+tracker). Windows keeps buffers in the pickle.
 
-- *pooled* ones, for task arguments (:class:`SegmentCache`): on this kind of machine the first
-  write to a tmpfs page costs microseconds (the kernel allocates, zeroes and accounts it), so
-  filling 128 MB of new segment takes ~0.2 s and refilling a used one ~0.02 s. The pool names
-  them, keeps them mapped and lends each to one task at a time; the worker keeps its mapping
-  too, and reports when nothing refers to it any more (``Released``): only then may the pool
-  lend it again. A segment still referenced is unlinked instead.
-- *new* ones, for results where the pool cannot copy them straight out of the worker's memory
-  (see ``_vm``): the worker creates them, the pool maps and unlinks them at once, and the array
-  the caller gets *is* the shared memory, until it is garbage-collected.
-
-Lifetimes, so that ``/dev/shm`` never keeps anything:
-
-- the pool unlinks, ignoring "not found", every new segment of a frame it will never read
-  (a late reply of a stopped task), and every pooled segment of a task whose worker may still
-  map it (crashed, stopped, timed out), and its idle pooled segments at shutdown;
-- segment names start with their creator's pid: when the pool reaps a worker that was killed or
-  crashed, it unlinks whatever that worker created and never handed over;
-- every segment is registered with multiprocessing's resource tracker while it exists, so a
-  crash of the whole program (even SIGKILL) still ends with the tracker unlinking it.
-
-Windows has no POSIX shared memory with these semantics (a mapping dies with its last handle,
-which would need an acknowledgement from the receiver): there, buffers stay in the pickle.
+The design and its figures: ``docs/engine.md``, "Large arrays".
 """
 
 from __future__ import annotations

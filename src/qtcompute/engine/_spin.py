@@ -1,17 +1,7 @@
-"""Spin briefly before sleeping, while the other end of a pipe answers fast.
+"""Spin briefly before a blocking wait while the other end answers fast: :class:`Spinner`, the
+adaptive decision and the loop (its check comes from ``_channel``).
 
-A thread that sleeps in ``poll()`` or ``read()`` and is woken by the kernel when a frame arrives
-pays for the wake-up on both sides: the writer's kernel sends an inter-processor interrupt, the
-reader's CPU leaves its idle state and schedules the thread back in. On a virtual machine that
-costs 10-20 us per side, more than a whole tiny-task round trip of Python work. A thread that
-expects a frame *soon* therefore checks the pipe in a loop for up to ``limit`` seconds first; a
-frame that arrives during the spin is read at once, and the writer had nobody to wake.
-
-Adaptive, so that it never burns CPU on waits that are long anyway (a GUI that submits a task
-per click, a task that computes for a second): after a spin that ran out without a frame it
-stops spinning, and it starts again only once a wait it slept through turns out to have been
-shorter than ``limit``. The cost is bounded by ``limit`` per wait, and each check releases the
-GIL (it is a ``poll`` system call), so other threads of the process run meanwhile.
+Why, and what it costs: ``docs/engine.md``, "Spinning before sleeping".
 """
 
 from __future__ import annotations

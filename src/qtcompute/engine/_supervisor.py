@@ -1,11 +1,8 @@
-"""The supervisor thread: the one thread that watches a pool's workers.
+"""The supervisor thread (:class:`Supervisor`): the one thread that watches a pool's workers.
 
-It blocks in one wait (``_waiter``: epoll, kqueue, or ``multiprocessing.connection.wait`` on
-Windows) over the workers' bell (or every worker's pipe where there is no bell), their process
-sentinels and a wake-up pipe, with a timeout only when a deadline is due. Nothing polls. Each
-time it wakes, under the pool's lock, it reads the frames the bell rang for, reaps dead workers,
-enforces task deadlines, starts missing workers and moves a shutdown along; then, with the lock
-released, it delivers the outbox (settles futures, calls listeners).
+It waits on the bell, the workers' sentinels and a wake-up pipe, and each time it wakes reads the
+frames the bell rang for, reaps dead workers, enforces task deadlines, starts missing workers and
+moves a shutdown along. See ``docs/engine.md``, "The supervisor thread".
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
-"""Task errors nobody looked at are logged once, as asyncio logs "exception was never retrieved".
+"""Task errors nobody retrieved, logged once, as asyncio logs "exception was never retrieved":
+:class:`UnretrievedErrors` (a weak reference per failed future) and the record's
+:data:`MESSAGE`.
 
-A task that fails with no ``result()``, no ``exception()`` and no ``on_error`` would otherwise
-vanish: nothing is printed. So each future that fails is watched (a weak reference, with its
-error and its task's name) until its error is retrieved; it is logged on the
-``qtcompute.engine`` logger, with the worker's traceback, when the future is garbage-collected
-or when its pool has shut down, whichever comes first. Only failures pay for this: a result
-costs nothing.
+What counts as retrieved, and when it is logged: ``docs/engine.md``, "Errors nobody retrieved".
 """
 
 from __future__ import annotations

@@ -1,17 +1,8 @@
-"""Large results travel by one direct copy from the worker's memory into the pool's (Linux).
+"""Large results copied straight out of a worker's memory with ``process_vm_readv(2)`` (Linux).
 
-``process_vm_readv(2)`` copies from another process's address space into ours in one system
-call: no shared segment to create, fault in, name and unlink. A worker that returns a large
-NumPy array keeps the array's buffer alive and sends only its address and size; the pool
-copies it into fresh memory of its own (transparent huge pages where the kernel offers them,
-which makes new memory several times cheaper to fill than tmpfs pages) and then tells the
-worker to let go (``Release``). Nothing is ever named, so nothing can leak: if either process
-dies, the kernel frees its memory as usual.
-
-Permission is that of ``ptrace`` attach: same user, and Yama's ``ptrace_scope`` 1 (the Ubuntu
-default) allows it because the pool is an ancestor of its workers; scope 2 or 3, and some
-container seccomp profiles, forbid it. Each worker proves it at start-up (``probe``), and a pool
-whose workers cannot be read keeps using shared memory (see ``_shm``).
+Owns the worker's proof that the pool may read it (:func:`probe`, :func:`can_read`) and the copy
+into fresh memory of the pool's own (:func:`read`). Permissions and the fallback to shared
+memory: ``docs/engine.md``, "Large arrays".
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""Block until a worker pipe, a process sentinel or the wake-up pipe is ready.
+"""The supervisor thread's one wait over worker pipes, process sentinels, the bell and the wake-up
+pipe (:func:`make_waiter`): epoll on Linux, ``selectors`` elsewhere on POSIX,
+``multiprocessing.connection.wait`` on Windows.
 
-``multiprocessing.connection.wait`` builds a new selector on every call, which costs more than a
-whole tiny-task round trip on Linux. On POSIX we keep one ``selectors`` object (epoll, kqueue)
-for the life of the pool and only register and unregister as workers come and go. Windows has no
-select() for pipes and process handles, so there we call ``connection.wait``, which wraps
-``WaitForMultipleObjects`` with overlapped reads, exactly as CPython's executor does.
+Why one selector kept for the pool's life: ``docs/engine.md``, "The supervisor thread".
 """
 
 from __future__ import annotations
@@ -25,8 +23,9 @@ def make_waiter() -> _EpollWaiter | _SelectorWaiter | _WindowsWaiter:
 
 
 class _EpollWaiter:
-    """Linux: the epoll object itself, no ``selectors`` layer (it runs on the round-trip path:
-    a thread that waits on a result unregisters and re-registers its worker's pipe)."""
+    """Linux: the epoll object itself, no ``selectors`` layer (without frame counts it is on the
+    round-trip path: a thread that waits on a result unregisters and re-registers its worker's
+    pipe)."""
 
     def __init__(self) -> None:
         self._epoll = select.epoll()

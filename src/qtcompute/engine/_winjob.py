@@ -1,26 +1,9 @@
 """Windows: the pool's workers in one Job Object, which dies with the pool's process.
 
-Two jobs for one kernel object:
-
-- *Parent death.* ``JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE``: when the last handle to the job
-  closes, Windows terminates every process in it. Only the pool's process holds a handle (made
-  without inheritance, and ``multiprocessing`` starts children with ``bInheritHandles=False``), so
-  however the pool's process ends (a crash, Task Manager's "End task", ``TerminateProcess``), the
-  kernel closes the handle and kills the workers, and their own children too. The lifeline
-  pipe's EOF stays as a second line; it is what tools such as hupper found unreliable on
-  Windows, and moved from to a job.
-- *Memory limit.* ``JOB_OBJECT_LIMIT_PROCESS_MEMORY`` caps the memory each process of the job
-  may commit: an allocation beyond it fails, which Python raises as ``MemoryError`` in the task
-  (see ``_governance``).
-
-A worker runs for a few milliseconds before the pool assigns it (``multiprocessing`` cannot start
-a process suspended): it is only importing modules then, and the lifeline covers that window.
-Windows 8 and later allow nested jobs, so a pool whose own process already runs in a job (a CI
-runner, a terminal) can still assign its workers to its job; if Windows refuses, the pool logs a
-warning and goes on without the job.
-
-Only ``ctypes``, no pywin32. The structures are plain ``ctypes`` types, so their layout is
-checked on every platform (``tests/engine/test_governance.py``); the calls run on Windows only.
+Owns :class:`WorkerJob` (:func:`make_job`): the kill-on-close job that ends the workers however
+the pool's process ends, and caps each one's memory. Plain ``ctypes``, no pywin32; the
+structures' layout is checked on every platform (``tests/engine/test_governance.py``), the calls
+run on Windows only. Why a job: ``docs/engine.md``, "Parent death" and "Worker governance".
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
-"""The worker process: a loop that receives a task, runs it, and sends back what happened.
+"""The worker process: :func:`worker_main` and the loop that receives a task, runs it and sends
+back its outcome.
 
-It replaces the usual recipe's ``worker(input_queue, output_queue)`` loop with an ``EXIT``
-sentinel. The differences that matter:
-
-- every outcome is sent back (result, exception with traceback, unpicklable result), never
-  swallowed by a bare ``except``;
-- the worker dies with its parent, even if the parent is SIGKILLed (see ``_watch_parent``);
-- ``print`` and ``logging`` cannot crash it when the process has no console (windowed frozen
-  apps start with ``sys.stdout is None``);
-- progress reported by the task travels to the caller, batched under floods.
+Owns the progress reporter behind :func:`report_progress`, the ``stdout``/``stderr`` wrappers
+that cannot crash a task, and the lifeline that ends the worker with its parent. Its part in a
+task's journey, and why each of these: ``docs/engine.md``.
 """
 
 from __future__ import annotations

@@ -1,20 +1,9 @@
 """Worker ``logging`` calls arrive in the parent as ``LogRecord``s, handled by its loggers.
 
-Like ``logging.handlers.QueueHandler`` and ``QueueListener``, over the pool's own pipes: a
-handler on the worker's root logger sends each record (message formatted, exception and stack as
-text, the rest of its attributes as they are) in a ``Log`` frame; the parent rebuilds it with
-``logging.makeLogRecord`` and hands it to ``logging.getLogger(record.name).handle``, so its
-handlers, filters, formatters and ``propagate`` flags apply as if the call had been made there.
-
-Levels: the worker's loggers carry the parent's levels, so a call the parent would drop is
-dropped in the worker by ``logging``'s own check, before any formatting or sending (a silent
-``debug()`` in a hot loop costs what it costs in-process). A worker receives the levels set in
-the parent when it starts; when they change afterwards, the next ``submit`` sends them to every
-worker (tasks submitted after a change follow it). A change is seen without walking the logger
-tree on every submit: ``Logger.setLevel`` and ``logging.disable`` clear every logger's level
-cache (``Manager._clear_cache``), so a private probe logger whose cache is filled after each
-snapshot has an empty cache exactly when levels may have changed (checked on CPython 3.10-3.13
-by ``test_worker_logging``). Where that cache does not exist, levels are sent at start only.
+Owns the worker's handler that sends records (:func:`install`), the parent's side that handles
+them (:func:`handle`), and the parent's levels sent to the workers (:func:`snapshot`,
+:func:`levels_now`, :func:`apply`). The design, and how a change of levels is noticed:
+``docs/engine.md``, "Worker logging".
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Errors raised by the engine.
 
-Two families, kept apart the way ``concurrent.futures`` keeps ``BrokenExecutor`` apart from the
-exception of one future: a *pool* error means the pool itself can no longer run work, a *task*
-error means one task failed and the pool goes on.
+Two families: a *pool* error means the pool itself can no longer run work, a *task* error means
+one task failed and the pool goes on.
 
 ::
 
@@ -28,14 +27,8 @@ error means one task failed and the pool goes on.
     RemoteTraceback                    not raised: the worker's formatted traceback, chained as
                                        ``__cause__`` of the exception re-raised in the caller
 
-A task that raises ``ValueError`` in a worker raises ``ValueError`` in the caller, with the
-worker's traceback in ``__cause__``: catching works the same as if the function ran in-process.
-A task stopped by ``TaskFuture.stop()`` ends *cancelled* (``concurrent.futures.CancelledError``).
-
-The extra bases make code written for ``ProcessPoolExecutor`` catch the same failures: ``except
-PicklingError`` catches an argument or a result that cannot travel, ``except BrokenProcessPool``
-a worker that died. Only the stdlib's pool is then broken; ours replaced the worker and goes on
-(loky's ``TerminatedWorkerError`` makes the same choice).
+Why two families, and code written for ``ProcessPoolExecutor``: ``docs/engine.md``, "Errors" and
+"Compatibility with ``ProcessPoolExecutor``".
 """
 
 from __future__ import annotations
