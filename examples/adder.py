@@ -1,9 +1,9 @@
-"""The addition calculator from the project's origin story, rebuilt on qtcompute.
+"""The addition calculator from the blog post this project started from, rebuilt on qtcompute.
 
-The seed's version put ``output_queue.get()`` inside the click handler, so the window froze until
+The post's version put ``output_queue.get()`` inside the click handler, so the window froze until
 the worker answered (and forever if the worker died). Here the addition runs in a worker process
 of a :class:`qtcompute.Pool`; :class:`qtcompute.qt.TaskRunner` delivers the answer as a callback
-in the GUI thread, and the GUI thread never waits. What the seed's user saw is kept: two inputs,
+in the GUI thread, and the GUI thread never waits. What the post's user saw is kept: two inputs,
 a Calculate button, a history that scrolls to the newest ``x + y = result`` line, Enter in either
 input calculates, an empty input or text that is not a number counts as 0.0 (and the history line
 now says so).
@@ -46,7 +46,7 @@ def add(x: float, y: float) -> float:
 
 
 def parse_number(text: str) -> tuple[float, str]:
-    """Read an input the way the seed did (empty or not a number -> 0.0), and say when it did."""
+    """Read an input the way the blog post's calculator did (empty or not a number -> 0.0), and say when it did."""
     text = text.strip()
     if not text:
         return 0.0, ""
