@@ -46,7 +46,7 @@ def add(x: float, y: float) -> float:
 
 
 def parse_number(text: str) -> tuple[float, str]:
-    """Read an input the way the blog post's calculator did (empty or not a number -> 0.0), and say when it did."""
+    """Read an input as the blog post's app did (empty or not a number: 0.0); say when it did."""
     text = text.strip()
     if not text:
         return 0.0, ""
