@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 from engine_support import Gate
-from frame_count_axis import AXIS_MODULES, COUNTS, NO_COUNTS, VARIANTS, frame_counts_off
+from frame_count_axis import (
+    AXIS_MODULES,
+    COUNTS,
+    NO_COUNTS,
+    VARIANTS,
+    frame_counts_off,
+    record_pages,
+)
 
 from qtcompute import Pool
 
@@ -24,28 +31,44 @@ def start_method(request: pytest.FixtureRequest) -> str:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # The test files stay as they are: the axis is given to every test of these modules here.
+    # Module-scoped, so that a pool a module shares across its tests gets the variant too.
     if metafunc.definition.path.stem in AXIS_MODULES:
-        metafunc.parametrize("frame_counts", VARIANTS, indirect=True)
+        metafunc.parametrize("frame_counts", VARIANTS, indirect=True, scope="module")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def frame_counts(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The test's variant: "counts" (what the platform has) or "no-counts" (macOS, Windows).
+    """The variant: "counts" (what the platform has) or "no-counts" (as on macOS and Windows).
 
-    Function-scoped and set up before any other function fixture, so that every pool of the
-    test, made in the test or by ``make_pool``, starts with the variant's switch; it is put back
-    after ``make_pool`` shut the pools down. A suite that shares a pool across tests must
-    parametrize that pool's fixture on the variant too (none does today).
+    Set up before the module's other fixtures and its tests, so that every pool they make
+    (in a test, through ``make_pool`` or in a module-scoped fixture) starts with the variant's
+    switch; put back once the module's no-counts tests are done. Outside AXIS_MODULES: "counts".
     """
-    variant = getattr(request, "param", COUNTS)  # outside the axis: the platform's own path
+    variant = getattr(request, "param", COUNTS)
     if variant != NO_COUNTS:
         yield variant
         return
     with frame_counts_off() as made:
         yield variant
-    if made.pages:
+    _fail_if_pages_were_made(made.pages, f"the no-counts tests of {request.node.name}")
+
+
+@pytest.fixture(autouse=True)
+def _no_counts_makes_no_page(frame_counts: str) -> Iterator[None]:
+    """Fail a no-counts test whose pools made a frame-count page all the same (the switch no
+    longer works): checked after ``make_pool`` shut them down, replacements included."""
+    if frame_counts != NO_COUNTS:
+        yield
+        return
+    with record_pages() as made:
+        yield
+    _fail_if_pages_were_made(made.pages, "this no-counts test")
+
+
+def _fail_if_pages_were_made(pages: int, who: str) -> None:
+    if pages:
         pytest.fail(
-            f"the no-counts variant made {made.pages} frame-count page(s): "
+            f"{who} made {pages} frame-count page(s): "
             "_frame_counts.AVAILABLE = False no longer turns frame counts off",
             pytrace=False,
         )

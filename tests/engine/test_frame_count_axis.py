@@ -1,5 +1,6 @@
-"""The frame-count axis is real: a ``no-counts`` test runs without frame counts, in this process
-and in the scripts it starts, and a ``counts`` test with them (where the system has memfd).
+"""The frame-count axis is real: a ``no-counts`` test runs without frame counts (in its own pools,
+in those its module shares and in the scripts it starts), a ``counts`` test with them (where the
+system has memfd).
 
 Two facts are checked, neither of them a class of the engine: what ``_frame_counts.make`` (the
 only maker of pages) returned during the pool's life, and what the workers have mapped (a page
@@ -26,7 +27,7 @@ from frame_count_axis import (
 )
 from test_lifecycle import run_script
 
-from qtcompute import WorkerState
+from qtcompute import Pool, WorkerState
 from qtcompute.errors import WorkerCrashedError
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/<pid>/maps")
@@ -55,6 +56,20 @@ def test_the_variant_decides_whether_workers_get_frame_count_pages(make_pool, fr
         assert all(len(files) == 1 for files in mapped.values()), mapped
     else:
         assert made.pages == 0  # no memfd here: both variants run without counts
+
+
+@pytest.fixture(scope="module")
+def shared_pool(frame_counts):
+    """A pool the module's tests share: made once per variant, before the tests that use it."""
+    with Pool(1) as pool:
+        pool.ping(timeout=60)
+        yield pool
+
+
+def test_a_pool_shared_across_tests_follows_the_variant(shared_pool, frame_counts):
+    (pid,) = shared_pool.ping(timeout=60)
+    expected = 0 if frame_counts == NO_COUNTS or not memfd_works() else 1
+    assert len(memfd_mappings(pid)) == expected
 
 
 def test_scripts_started_by_a_test_follow_its_variant(frame_counts):
