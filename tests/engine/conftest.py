@@ -1,4 +1,5 @@
-"""Engine fixtures: pools for each start method, gates that block a task until released."""
+"""Engine fixtures: pools for each start method, with frame counts and without (for the suites
+of ``frame_count_axis.AXIS_MODULES``), gates that block a task until released."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ from pathlib import Path
 
 import pytest
 from engine_support import Gate
+from frame_count_axis import (
+    AXIS_MODULES,
+    COUNTS,
+    NO_COUNTS,
+    VARIANTS,
+    frame_counts_off,
+    record_pages,
+)
 
 from qtcompute import Pool
 
@@ -18,6 +27,51 @@ START_METHODS = [m for m in ("spawn", "forkserver") if m in multiprocessing.get_
 @pytest.fixture(params=START_METHODS)
 def start_method(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # The test files stay as they are: the axis is given to every test of these modules here.
+    # Module-scoped, so that a pool a module shares across its tests gets the variant too.
+    if metafunc.definition.path.stem in AXIS_MODULES:
+        metafunc.parametrize("frame_counts", VARIANTS, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def frame_counts(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The variant: "counts" (what the platform has) or "no-counts" (as on macOS and Windows).
+
+    Set up before the module's other fixtures and its tests, so that every pool they make
+    (in a test, through ``make_pool`` or in a module-scoped fixture) starts with the variant's
+    switch; put back once the module's no-counts tests are done. Outside AXIS_MODULES: "counts".
+    """
+    variant = getattr(request, "param", COUNTS)
+    if variant != NO_COUNTS:
+        yield variant
+        return
+    with frame_counts_off() as made:
+        yield variant
+    _fail_if_pages_were_made(made.pages, f"the no-counts tests of {request.node.name}")
+
+
+@pytest.fixture(autouse=True)
+def _no_counts_makes_no_page(frame_counts: str) -> Iterator[None]:
+    """Fail a no-counts test whose pools made a frame-count page all the same (the switch no
+    longer works): checked after ``make_pool`` shut them down, replacements included."""
+    if frame_counts != NO_COUNTS:
+        yield
+        return
+    with record_pages() as made:
+        yield
+    _fail_if_pages_were_made(made.pages, "this no-counts test")
+
+
+def _fail_if_pages_were_made(pages: int, who: str) -> None:
+    if pages:
+        pytest.fail(
+            f"{who} made {pages} frame-count page(s): "
+            "_frame_counts.AVAILABLE = False no longer turns frame counts off",
+            pytrace=False,
+        )
 
 
 @pytest.fixture
