@@ -28,8 +28,6 @@ from qtcompute.engine._state import PoolState
 from qtcompute.engine._supervisor import Supervisor
 
 if TYPE_CHECKING:
-    from multiprocessing.context import BaseContext
-
     from qtcompute.engine._future import TaskFuture
 
 
@@ -43,29 +41,10 @@ class PoolCore:
     wait_directly: Callable[[TaskFuture[Any], float | None], None]
     ping: Callable[[float | None], dict[int, float]]
 
-    def __init__(
-        self,
-        *,
-        workers: int,
-        ctx: BaseContext,
-        initializer: Any,
-        initargs: tuple[Any, ...],
-        stop_grace: float,
-        spin: float,
-        name: str,
-        memory_limit: int | None = None,
-        max_tasks_per_child: int | None = None,
-    ) -> None:
-        self.state = state = PoolState(
-            workers=workers,
-            ctx=ctx,
-            initializer=initializer,
-            initargs=initargs,
-            stop_grace=stop_grace,
-            spin=spin,
-            memory_limit=memory_limit,
-            max_tasks_per_child=max_tasks_per_child,
-        )
+    def __init__(self, state: PoolState, name: str) -> None:
+        """Start the pool described by ``state`` (its settings; the rest starts empty): the
+        supervisor thread, which starts the workers. ``name`` names the thread."""
+        self.state = state
         self.unretrieved = state.unretrieved
         self.lifecycle = Lifecycle(state)
         self.dispatcher = Dispatcher(state, self.lifecycle, self)

@@ -16,6 +16,7 @@ from qtcompute.engine._future import TaskFuture
 from qtcompute.engine._governance import check_max_tasks_per_child, parse_memory_limit
 from qtcompute.engine._records import PoolEvent, PoolStats
 from qtcompute.engine._spin import DEFAULT_LIMIT as DEFAULT_SPIN
+from qtcompute.engine._state import PoolState
 from qtcompute.engine._supervisor import Supervisor
 
 T = TypeVar("T")
@@ -113,17 +114,17 @@ class Pool(Executor):
             release(dumps_task(initializer, tuple(initargs), {}).segments)
         self._task_timeout = task_timeout
         self._start_method = start_method
-        self._core = PoolCore(
+        state = PoolState(
             workers=workers,
             ctx=multiprocessing.get_context(start_method),
             initializer=initializer,
             initargs=tuple(initargs),
             stop_grace=stop_grace,
             spin=float(spin),
-            name=name,
             memory_limit=memory_limit,
             max_tasks_per_child=max_tasks_per_child,
         )
+        self._core = PoolCore(state, name)
         if self._core.start_error is not None:
             # Typically multiprocessing's "start a new process before ... bootstrapping": a
             # Pool created at import time of a module that spawned children re-import.
