@@ -153,6 +153,8 @@ def test_invalid_arguments(start_method):
         Pool(1, initializer=42)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timeout"):
         Pool(1, task_timeout=-1)
+    with pytest.raises(ValueError, match="timeout"):
+        Pool(1, task_timeout=True)  # type: ignore[arg-type]  # not one second
 
 
 def test_submit_non_callable(make_pool):

@@ -36,7 +36,7 @@ from qtcompute.dask._watchdog import SchedulerWatchdog  # noqa: E402
 from qtcompute.engine import PoolStats  # noqa: E402
 from qtcompute.engine._messages import Failure  # noqa: E402
 from qtcompute.engine._pickling import unpack_exception  # noqa: E402
-from qtcompute.engine._pool import _results_in_order, _run_chunk  # noqa: E402
+from qtcompute.engine._pool import _results_in_order, _run_chunk, check_timeout  # noqa: E402
 from qtcompute.engine.errors import (  # noqa: E402
     NotPicklableError,
     PoolShutdownError,
@@ -105,13 +105,13 @@ class DaskPool(Executor):
         heartbeat: float = 1.0,
         security: Any = None,
     ) -> None:
-        _check_timeout(task_timeout)
+        check_timeout(task_timeout)
         for name, value in (
             ("connect_timeout", connect_timeout),
             ("scheduler_timeout", scheduler_timeout),
             ("heartbeat", heartbeat),
         ):
-            _check_timeout(value, name)
+            check_timeout(value, name)
         self._client, self._owns_client = _connect.client_for(cluster, connect_timeout, security)
         self._owned_cluster: Any = None
         self._address: str = self._client.scheduler.address
@@ -192,7 +192,7 @@ class DaskPool(Executor):
         """
         if timeout is _DEFAULT_TIMEOUT:
             timeout = self._task_timeout
-        _check_timeout(timeout)
+        check_timeout(timeout)
         if not callable(fn):
             raise TypeError(f"the task must be callable, not {type(fn).__name__}")
         self._check_open()
@@ -473,10 +473,3 @@ def _cancel_reasons(error: BaseException) -> set[str]:
 def _name_of(fn: Callable[..., Any]) -> str:
     name = getattr(fn, "__name__", None) or type(fn).__name__
     return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "task"
-
-
-def _check_timeout(timeout: float | None, name: str = "timeout") -> None:
-    if timeout is not None and not (
-        isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0
-    ):
-        raise ValueError(f"{name} must be a positive number of seconds or None, not {timeout!r}")

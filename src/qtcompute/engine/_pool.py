@@ -99,7 +99,7 @@ class Pool(Executor):
             )
         if initializer is not None and not callable(initializer):
             raise TypeError(f"initializer must be callable, not {type(initializer).__name__}")
-        _check_timeout(task_timeout)
+        check_timeout(task_timeout)
         check_max_tasks_per_child(max_tasks_per_child, start_method)
         memory_limit = parse_memory_limit(memory_limit)
         if spin is None:
@@ -161,7 +161,7 @@ class Pool(Executor):
         """
         if timeout is _DEFAULT_TIMEOUT:
             timeout = self._task_timeout
-        _check_timeout(timeout)
+        check_timeout(timeout)
         return self._core.submit(fn, tuple(args), dict(kwargs or {}), timeout, on_progress)
 
     def map(
@@ -310,9 +310,13 @@ def _monotonic() -> float:
     return time.monotonic()
 
 
-def _check_timeout(timeout: float | None) -> None:
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
+def check_timeout(timeout: float | None, name: str = "timeout") -> None:
+    """A time limit is a positive number of seconds, or None (``True`` is not one second).
+    Shared with DaskPool."""
+    if timeout is not None and not (
+        isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0
+    ):
+        raise ValueError(f"{name} must be a positive number of seconds or None, not {timeout!r}")
 
 
 def _before_pool_start() -> None:
