@@ -243,3 +243,37 @@ def test_a_tls_cluster_takes_clients_with_a_certificate_only():
             assert authenticated.submit(tasks.square, 9).result(timeout=60) == 81
     finally:
         pool.shutdown()
+
+
+def _io_loop_threads() -> int:
+    return sum("IO loop" in thread.name for thread in threading.enumerate())
+
+
+def test_a_refused_connection_leaves_no_client_behind_to_stall_a_later_one():
+    """Each refusal below used to leave a half-built Client and its IO-loop thread; the garbage
+    collector then closed them in whatever thread it ran, blocking there for 4 s, and a later
+    Client failed to start its loop (CI: "assert loop is not None")."""
+    import gc
+
+    from distributed.security import Security
+
+    pytest.importorskip("cryptography")
+    security = Security.temporary()
+    pool = DaskPool.local(1, cluster_security=security, cluster_protocol="tls://")
+    try:
+        with socket_on_free_port() as port:
+            nobody = f"tcp://127.0.0.1:{port}"
+        threads_before = _io_loop_threads()
+        for _ in range(2):
+            with pytest.raises(SchedulerUnreachableError):
+                DaskPool(pool.address, connect_timeout=2)  # no certificate
+            with pytest.raises(SchedulerUnreachableError):
+                DaskPool(pool.address, security=Security.temporary(), connect_timeout=2)
+            with pytest.raises(SchedulerUnreachableError):
+                DaskPool(nobody, connect_timeout=1)
+        assert _io_loop_threads() == threads_before
+        gc.collect()  # nothing left to finalise, so nothing to block in
+        with DaskPool(pool.address, security=security) as authenticated:
+            assert authenticated.submit(tasks.square, 7).result(timeout=60) == 49
+    finally:
+        pool.shutdown()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import traceback
+from contextlib import suppress
+from types import TracebackType
 from typing import Any
 
 import cloudpickle
@@ -32,10 +35,12 @@ def client_for(cluster: Any, timeout: float, security: Any) -> tuple[distributed
                 cluster, timeout=timeout, set_as_default=False, security=security
             )
         except (OSError, TimeoutError) as exc:
+            _close_half_built(exc.__traceback__)
             raise SchedulerUnreachableError(cluster, timeout, exc) from exc
         except TypeError as exc:  # a tls:// address and no certificates: "TLS expects..."
             if "TLS" not in str(exc):
                 raise
+            _close_half_built(exc.__traceback__)
             raise SchedulerUnreachableError(cluster, timeout, exc) from exc
         return client, True
     if hasattr(cluster, "scheduler_address"):  # distributed.deploy.Cluster: LocalCluster...
@@ -45,6 +50,33 @@ def client_for(cluster: Any, timeout: float, security: Any) -> tuple[distributed
         "DaskPool needs a scheduler address ('tcp://host:8786'), a distributed.Client or a "
         f"cluster object such as distributed.LocalCluster, not {type(cluster).__name__}"
     )
+
+
+def _close_half_built(tb: TracebackType | None) -> None:
+    """Close the ``Client`` whose ``__init__`` raised, now, in this thread.
+
+    A client that failed to connect has started its IO-loop thread already, and only the
+    traceback still refers to it. Left to the garbage collector, its ``__del__`` closes it
+    synchronously wherever the collection happens to run (another client's IO loop, a Qt
+    slot) and blocks there for twice the connect timeout: the next ``Client`` then fails to
+    start its loop ("assert loop is not None"). So the half-built client is closed here and
+    the traceback's frames are cleared, which leaves nothing for the collector to finalise.
+    """
+    walk = tb
+    while walk is not None:
+        half_built = walk.tb_frame.f_locals.get("self")
+        if isinstance(half_built, distributed.Client):
+            with suppress(Exception):  # it never connected: closing it can only stop its loop
+                half_built.close(timeout=5)
+            # A client refused by TLS marks itself closed but leaves its loop thread running,
+            # and close() then returns at once: stop the loop (a no-op once stopped).
+            runner = getattr(half_built, "_loop_runner", None)
+            if runner is not None:
+                with suppress(Exception):
+                    runner.stop()
+            break
+        walk = walk.tb_next
+    traceback.clear_frames(tb)
 
 
 def pack(
