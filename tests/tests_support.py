@@ -16,6 +16,39 @@ def shm_entries() -> set[str]:
         return set()
 
 
+def new_shm(before: set[str]) -> set[str]:
+    """The /dev/shm entries made since ``before`` that this test run is answerable for.
+
+    Another test run on the same machine (a second checkout, a helper) makes and frees
+    segments all the time, and a plain difference of listings counts them as this run's leaks.
+    So an entry is left out while a live process outside this run's own tree maps it, or, for
+    the engine's segments (named ``qtc<creator pid>_``), while their creator is such a process.
+    A leak of this run is mapped by nobody, or only by this run, and so still counts.
+    """
+    new = shm_entries() - before
+    if not new:
+        return new  # the usual case: no need to read every process's maps
+    import re
+
+    import psutil
+
+    from qtcompute.bundle._verify import _mapped_shm
+
+    try:
+        this_run = {os.getpid()} | {c.pid for c in psutil.Process().children(recursive=True)}
+    except psutil.Error:
+        return new
+    others = set(psutil.pids()) - this_run
+    in_use_elsewhere: set[str] = set()
+    for pid in others:
+        in_use_elsewhere |= _mapped_shm(pid)
+    for name in new:
+        creator = re.match(r"qtc(\d+)_", name)
+        if creator and int(creator.group(1)) in others:
+            in_use_elsewhere.add(name)
+    return new - in_use_elsewhere
+
+
 def open_fds() -> int:
     if sys.platform.startswith("linux"):
         return len(os.listdir("/proc/self/fd"))

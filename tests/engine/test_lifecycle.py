@@ -18,7 +18,7 @@ from engine_support import wait_for_state, wait_gone
 
 from qtcompute import Pool, WorkerState
 from qtcompute.errors import TaskTimeoutError, WorkerCrashedError
-from tests_support import open_fds, shm_entries
+from tests_support import new_shm, open_fds, shm_entries
 
 HERE = Path(__file__).parent
 LINUX = sys.platform.startswith("linux")
@@ -81,7 +81,7 @@ def test_no_leaks_after_100_create_shutdown_cycles():
             assert pool.submit(tasks.add, 1, 2).result(timeout=60) == 3
     gc.collect()
     assert open_fds() == fds, "file descriptors leaked"
-    assert shm_entries() - shm == set(), "new /dev/shm entries"
+    assert new_shm(shm) == set(), "new /dev/shm entries"
     zombies = [c for c in me.children() if c.status() == psutil.STATUS_ZOMBIE]
     assert zombies == []
     helpers = ("resource_tracker", "forkserver")  # multiprocessing's own, one per session
@@ -101,7 +101,7 @@ def test_no_leaks_after_crashes(make_pool):
     pids = pool.pids()
     pool.shutdown()
     assert wait_gone(pids) == []
-    assert shm_entries() - shm == set()
+    assert new_shm(shm) == set()
     me = psutil.Process()
     assert [c for c in me.children() if c.status() == psutil.STATUS_ZOMBIE] == []
 

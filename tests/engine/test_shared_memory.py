@@ -21,7 +21,7 @@ from engine_support import wait_gone
 from qtcompute import Pool
 from qtcompute.engine import _vm
 from qtcompute.errors import TaskTimeoutError, WorkerCrashedError
-from tests_support import shm_entries
+from tests_support import new_shm, shm_entries
 
 np = pytest.importorskip("numpy")
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/shm")
@@ -34,9 +34,7 @@ def no_new_shm():
     """Request it *first* in a test's arguments, so that it is checked after the pools closed."""
     before = shm_entries()
     yield
-    assert shm_entries() - before == set(), (
-        f"shared memory left in /dev/shm (test pid {os.getpid()})"
-    )
+    assert new_shm(before) == set(), f"shared memory left in /dev/shm (test pid {os.getpid()})"
 
 
 @pytest.fixture(autouse=True, params=["direct", "shm"])
@@ -208,7 +206,7 @@ def test_parent_killed_with_arrays_in_flight():
         script.wait(timeout=30)
         assert wait_gone(info["workers"]) == []
         assert wait_gone([info["tracker"]], timeout=30) == []
-        assert shm_entries() - before == set()
+        assert new_shm(before) == set()
     finally:
         script.kill()
         script.wait()
