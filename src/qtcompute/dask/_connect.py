@@ -31,25 +31,28 @@ def client_for(cluster: Any, timeout: float, security: Any) -> tuple[distributed
         return cluster, False
     if isinstance(cluster, str):
         try:
-            client = distributed.Client(
-                cluster, timeout=timeout, set_as_default=False, security=security
-            )
+            client = _new_client(cluster, timeout=timeout, security=security)
         except (OSError, TimeoutError) as exc:
-            _close_half_built(exc.__traceback__)
             raise SchedulerUnreachableError(cluster, timeout, exc) from exc
         except TypeError as exc:  # a tls:// address and no certificates: "TLS expects..."
             if "TLS" not in str(exc):
                 raise
-            _close_half_built(exc.__traceback__)
             raise SchedulerUnreachableError(cluster, timeout, exc) from exc
         return client, True
     if hasattr(cluster, "scheduler_address"):  # distributed.deploy.Cluster: LocalCluster...
-        client = distributed.Client(cluster, timeout=timeout, set_as_default=False)
-        return client, True
+        return _new_client(cluster, timeout=timeout), True
     raise TypeError(
         "DaskPool needs a scheduler address ('tcp://host:8786'), a distributed.Client or a "
         f"cluster object such as distributed.LocalCluster, not {type(cluster).__name__}"
     )
+
+
+def _new_client(target: Any, **options: Any) -> distributed.Client:
+    try:
+        return distributed.Client(target, set_as_default=False, **options)
+    except BaseException as exc:
+        _close_half_built(exc.__traceback__)
+        raise
 
 
 def _close_half_built(tb: TracebackType | None) -> None:
